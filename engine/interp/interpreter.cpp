@@ -1,0 +1,109 @@
+// The interpreter stack, bind, the user-location scope, and the root Eval interpreter that runs kernels.
+#include "engine/interp/interpreter.h"
+
+#include <atomic>
+
+#include "ops/registry.h"
+
+namespace engine {
+
+namespace {
+std::atomic<uint64_t> g_next_id{1};
+
+class EvalInterpreter final : public Interpreter {
+ public:
+  EvalInterpreter() : Interpreter(nullptr) {}
+  const char* kind() const override { return "eval"; }
+  std::vector<Tensor> process(ops::Prim prim, const std::vector<Tensor>& inputs,
+                              const ops::Params& params) override {
+    const ops::PrimDef& d = ops::def(prim);
+    std::vector<AVal> in_avals;
+    in_avals.reserve(inputs.size());
+    for (const Tensor& t : inputs) {
+      if (!t.defined())
+        throw Error(ErrorKind::Internal, std::string("[") + d.name + "] null operand reached the evaluator");
+      owned(t, prim);  // a tracer here has escaped its transform: this throws
+      in_avals.push_back(t.aval());
+    }
+    std::vector<AVal> out_avals = d.shape(in_avals, params);
+    if (!d.cpu)
+      raise(ErrorKind::Unsupported, d.name, "has no CPU kernel: " + d.absent_reason[int(ops::Rule::CpuKernel)],
+            in_avals, current_user_loc());
+    std::vector<Tensor> outs = d.cpu(inputs, out_avals, params);
+    // Kernels compute in the output dtype; keep the weak bit the shape rule decided.
+    for (size_t i = 0; i < outs.size(); ++i)
+      if (outs[i].weak() != out_avals[i].weak) {
+        if (outs[i].impl_ptr().use_count() == 1) {
+          outs[i].impl()->aval.weak = out_avals[i].weak;
+        } else {  // shared with an input (identity kernels): re-wrap as a view
+          outs[i] = Tensor::make_concrete(out_avals[i], outs[i].storage(), outs[i].offset(), outs[i].strides());
+        }
+      }
+    return outs;
+  }
+};
+
+thread_local Interpreter* t_current = nullptr;
+thread_local std::source_location t_user_loc;
+thread_local bool t_user_loc_set = false;
+}  // namespace
+
+Interpreter::Interpreter(Interpreter* parent)
+    : parent_(parent), id_(g_next_id.fetch_add(1)), depth_(parent ? parent->depth() + 1 : 0) {}
+
+Tracer* Interpreter::owned(const Tensor& t, ops::Prim prim) const {
+  Tracer* tr = t.tracer();
+  if (!tr) return nullptr;
+  if (tr->owner == id_) return tr;
+  for (const Interpreter* p = parent_; p; p = p->parent_)
+    if (p->id_ == tr->owner) return nullptr;
+  raise(ErrorKind::EscapedTracer, ops::prim_name(prim),
+        "got a traced value whose transform has already finished (it was created at " +
+            (format_location(t.loc()).empty() ? std::string("an unknown place") : format_location(t.loc())) + ")",
+        {{t.aval()}}, current_user_loc(),
+        "do not store values from inside grad/vmap/jit in outer variables; return them from the function "
+        "instead");
+}
+
+Interpreter* eval_interpreter() {
+  static EvalInterpreter* e = new EvalInterpreter();  // leaked: used during static destruction too
+  return e;
+}
+
+Interpreter* current_interpreter() { return t_current ? t_current : eval_interpreter(); }
+
+InterpreterScope::InterpreterScope(Interpreter* interp) : saved_(t_current) { t_current = interp; }
+InterpreterScope::~InterpreterScope() { t_current = saved_; }
+
+std::vector<Tensor> bind(ops::Prim prim, const std::vector<Tensor>& inputs, const ops::Params& params) {
+  return current_interpreter()->process(prim, inputs, params);
+}
+
+Tensor bind1(ops::Prim prim, const std::vector<Tensor>& inputs, const ops::Params& params) {
+  auto outs = bind(prim, inputs, params);
+  if (outs.size() != 1)
+    throw Error(ErrorKind::Internal, std::string("[") + ops::prim_name(prim) + "] expected one output");
+  return std::move(outs[0]);
+}
+
+const std::source_location& current_user_loc() {
+  static const std::source_location none{};
+  return t_user_loc_set ? t_user_loc : none;
+}
+
+UserLocScope::UserLocScope(const std::source_location& loc, bool force)
+    : set_(force || !t_user_loc_set), saved_(t_user_loc), saved_has_(t_user_loc_set) {
+  if (set_) {
+    t_user_loc = loc;
+    t_user_loc_set = true;
+  }
+}
+
+UserLocScope::~UserLocScope() {
+  if (set_) {
+    t_user_loc = saved_;
+    t_user_loc_set = saved_has_;
+  }
+}
+
+}  // namespace engine

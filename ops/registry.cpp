@@ -1,0 +1,64 @@
+// The primitive table and its one-time initialization.
+#include "ops/registry.h"
+
+#include <mutex>
+
+namespace ops {
+
+const char* rule_name(Rule r) {
+  switch (r) {
+    case Rule::Shape: return "shape";
+    case Rule::Jvp: return "jvp";
+    case Rule::Vjp: return "vjp";
+    case Rule::Batch: return "batch";
+    case Rule::CpuKernel: return "cpu";
+  }
+  return "?";
+}
+
+bool PrimDef::has(Rule r) const {
+  switch (r) {
+    case Rule::Shape: return static_cast<bool>(shape);
+    case Rule::Jvp: return static_cast<bool>(jvp);
+    case Rule::Vjp: return static_cast<bool>(vjp);
+    case Rule::Batch: return static_cast<bool>(batch);
+    case Rule::CpuKernel: return static_cast<bool>(cpu);
+  }
+  return false;
+}
+
+namespace {
+PrimDef* table() {
+  static PrimDef defs[kNumPrims];
+  return defs;
+}
+std::once_flag g_once;
+}  // namespace
+
+PrimDef& def_mut(Prim p) { return table()[static_cast<int>(p)]; }
+
+void init_registry() {
+  std::call_once(g_once, [] {
+    for (int i = 0; i < kNumPrims; ++i) {
+      PrimDef& d = table()[i];
+      d.prim = static_cast<Prim>(i);
+      d.name = prim_name(d.prim);
+      d.family = prim_family(d.prim);
+    }
+    register_elementwise_rules();
+    register_reduce_rules();
+    register_matmul_rules();
+    register_movement_rules();
+    register_random_rules();
+    register_call_rules();
+    engine::backend::cpu::register_cpu_kernels();
+  });
+}
+
+const PrimDef& def(Prim p) {
+  static bool ready = (init_registry(), true);
+  (void)ready;
+  return table()[static_cast<int>(p)];
+}
+
+}  // namespace ops
