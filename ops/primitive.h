@@ -70,7 +70,7 @@ using ParamValue =
 //   convert: dtype | reduce_*: axes | argmax: axis, index_dtype | matmul: transpose_a, transpose_b
 //   reshape: shape | broadcast_in_dim: shape, dims | transpose: perm | slice: start, limit, stride
 //   pad: lo, hi, interior, value | concatenate: axis | gather: axis | scatter_add: axis, size
-//   iota: shape, dtype, axis | random_bits: shape | call: graph, remat, name
+//   iota: shape, dtype, axis | random_bits: shape | call: graph, remat
 class Params {
  public:
   Params() = default;
