@@ -72,7 +72,7 @@ Tensor binary(Prim p, const Tensor& a, const Tensor& b, const Loc& loc) {
   require_defined(b, op);
   bool weak;
   DType dt = promote_or_raise(op, {a, b}, &weak);
-  Shape out = broadcast_shapes(a.shape(), b.shape(), op);
+  Shape out = broadcast_shapes(a.shape(), b.shape(), op, avals({&a, &b}));
   return bind1(p, {prepare(a, dt, weak, out), prepare(b, dt, weak, out)});
 }
 
@@ -103,7 +103,7 @@ Tensor keep_dims(const Tensor& r, const Tensor& x, const std::vector<int64_t>& a
 
 }  // namespace
 
-Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
+Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op, std::span<const AVal> operands) {
   if (a == b) return a;
   size_t r = std::max(a.size(), b.size());
   Shape out(r);
@@ -113,7 +113,7 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
     if (da != db && da != 1 && db != 1)
       raise(ErrorKind::Shape, op, "shapes " + engine::shape_str(a) + " and " + engine::shape_str(b) +
                                       " cannot be broadcast together",
-            {}, engine::current_user_loc(), "dimensions must match or be 1 (aligned from the right)");
+            operands, engine::current_user_loc(), "dimensions must match or be 1 (aligned from the right)");
     out[i] = da == 1 ? db : da;
   }
   return out;
@@ -189,7 +189,9 @@ Tensor select(const Tensor& cond, const Tensor& on_true, const Tensor& on_false,
           "build the condition with a comparison such as ops::gt");
   bool weak;
   DType dt = promote_or_raise("select", {on_true, on_false}, &weak);
-  Shape out = broadcast_shapes(broadcast_shapes(cond.shape(), on_true.shape(), "select"), on_false.shape(), "select");
+  auto operands = avals({&cond, &on_true, &on_false});
+  Shape out = broadcast_shapes(broadcast_shapes(cond.shape(), on_true.shape(), "select", operands), on_false.shape(),
+                               "select", operands);
   return bind1(Prim::select, {prepare(cond, DType::Bool, false, out), prepare(on_true, dt, weak, out),
                               prepare(on_false, dt, weak, out)});
 }

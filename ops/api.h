@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <optional>
+#include <span>
 #include <source_location>
 #include <vector>
 
@@ -122,8 +123,9 @@ Tensor mse(const Tensor& a, const Tensor& b, OPS_LOC);           // mean of squa
 Tensor clip(const Tensor& x, double lo, double hi, OPS_LOC);
 Tensor one_hot(const Tensor& indices, int64_t n, DType dtype = DType::F32, OPS_LOC);
 
-// Broadcast shape of two shapes under NumPy rules; throws a shape error naming `op` if incompatible.
-Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
+// Broadcast shape of two shapes under NumPy rules; throws a shape error naming `op` (and the operands, when
+// given) if they are incompatible.
+Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op, std::span<const engine::AVal> operands = {});
 
 }  // namespace ops
 

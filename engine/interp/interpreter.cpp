@@ -9,6 +9,7 @@ namespace engine {
 
 namespace {
 std::atomic<uint64_t> g_next_id{1};
+thread_local uint64_t t_dispatches = 0;
 
 class EvalInterpreter final : public Interpreter {
  public:
@@ -17,6 +18,7 @@ class EvalInterpreter final : public Interpreter {
   std::vector<Tensor> process(ops::Prim prim, const std::vector<Tensor>& inputs,
                               const ops::Params& params) override {
     const ops::PrimDef& d = ops::def(prim);
+    ++t_dispatches;
     std::vector<AVal> in_avals;
     in_avals.reserve(inputs.size());
     for (const Tensor& t : inputs) {
@@ -69,6 +71,8 @@ Interpreter* eval_interpreter() {
   static EvalInterpreter* e = new EvalInterpreter();  // leaked: used during static destruction too
   return e;
 }
+
+uint64_t eval_dispatch_count() { return t_dispatches; }
 
 Interpreter* current_interpreter() { return t_current ? t_current : eval_interpreter(); }
 

@@ -39,6 +39,10 @@ class Interpreter {
 };
 
 Interpreter* current_interpreter();
+
+// Number of primitives the root evaluator has run on this thread (tests use it to prove that vmap issues the
+// same number of kernels whatever the batch size, i.e. takes no per-example loop).
+uint64_t eval_dispatch_count();
 Interpreter* eval_interpreter();  // the root: runs kernels on concrete values
 
 // Makes `interp` current for the scope's lifetime.

@@ -71,6 +71,11 @@ Tup replace_picked(const Tup& t, const std::vector<Tensor>& leaves) {
   return r;
 }
 
+template <class T>
+struct is_tuple : std::false_type {};
+template <class... Ts>
+struct is_tuple<std::tuple<Ts...>> : std::true_type {};
+
 void check_scalar_loss(const Tensor& loss, const std::source_location& loc);
 
 }  // namespace detail
@@ -176,7 +181,7 @@ auto vjp(F f, const Args&... args) {
 template <class F, TreeLike P>
 auto jvp(F f, const P& primals, const P& tangents) {
   auto call = [&](const P& p) {
-    if constexpr (requires { std::apply(f, p); }) return std::apply(f, p);
+    if constexpr (detail::is_tuple<P>::value) return std::apply(f, p);
     else return f(p);
   };
   using R = std::decay_t<decltype(call(primals))>;
