@@ -73,16 +73,25 @@ std::vector<Tensor> eval_graph(const Graph& g, const std::vector<Tensor>& args) 
   if (args.size() != g.inputs.size())
     throw Error(ErrorKind::Internal, "[eval_graph] expected " + std::to_string(g.inputs.size()) +
                                          " arguments, got " + std::to_string(args.size()));
+  // Values are dropped after their last use, so evaluating a graph holds no more memory than running the
+  // original code did.
+  std::vector<int> last_use(g.vars.size(), -1);
+  for (size_t k = 0; k < g.eqns.size(); ++k)
+    for (int v : g.eqns[k].inputs) last_use[v] = static_cast<int>(k);
+  for (int v : g.outputs) last_use[v] = static_cast<int>(g.eqns.size());
   std::vector<Tensor> env(g.vars.size());
   for (size_t i = 0; i < args.size(); ++i) env[g.inputs[i]] = args[i];
   for (size_t i = 0; i < g.consts.size(); ++i) env[g.consts[i]] = g.const_values[i];
   std::vector<Tensor> ins;
-  for (const Equation& eq : g.eqns) {
+  for (size_t k = 0; k < g.eqns.size(); ++k) {
+    const Equation& eq = g.eqns[k];
     UserLocScope loc(eq.loc, /*force=*/true);
     ins.clear();
     for (int v : eq.inputs) ins.push_back(env[v]);
     std::vector<Tensor> outs = bind(eq.prim, ins, eq.params);
     for (size_t i = 0; i < outs.size(); ++i) env[eq.outputs[i]] = std::move(outs[i]);
+    for (int v : eq.inputs)
+      if (last_use[v] == static_cast<int>(k)) env[v] = Tensor();
   }
   std::vector<Tensor> result;
   result.reserve(g.outputs.size());

@@ -3,6 +3,9 @@
 // values of an outer transform) are inputs of a second kind, with their values kept beside the graph.
 #pragma once
 #include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <source_location>
 #include <string>
 #include <vector>
@@ -20,6 +23,16 @@ struct Equation {
   std::source_location loc;  // the user's source line that issued the op
 };
 
+struct Executable;
+
+// Things derived from a graph once and reused: transformed sub-graphs of a `call` (keyed by the transform
+// and its settings) and the compiled executable. Shared by copies of the graph's shared_ptr.
+struct GraphCache {
+  std::mutex mu;
+  std::map<std::string, std::shared_ptr<const struct Graph>> derived;
+  std::shared_ptr<Executable> compiled;
+};
+
 struct Graph {
   std::vector<AVal> vars;            // aval of every variable, indexed by id
   std::vector<int> inputs;           // the function's arguments
@@ -27,6 +40,7 @@ struct Graph {
   std::vector<Tensor> const_values;  // same length as consts
   std::vector<Equation> eqns;
   std::vector<int> outputs;  // may repeat variables or name inputs/consts directly
+  std::shared_ptr<GraphCache> cache = std::make_shared<GraphCache>();
 
   int new_var(AVal aval) {
     vars.push_back(std::move(aval));

@@ -2,6 +2,7 @@
 // the transforms themselves applied to the sub-graph, and the transformed sub-graph is bound as a new call,
 // so a checkpoint boundary survives vmap and jvp. With remat, the vjp recomputes the forward of the
 // sub-graph instead of keeping its intermediates.
+#include "engine/compile/executable.h"
 #include "engine/transforms/flat.h"
 #include "ops/rules/rule_util.h"
 
@@ -14,6 +15,26 @@ using GraphPtr = std::shared_ptr<const Graph>;
 
 engine::FlatFn run_graph(GraphPtr g) {
   return [g](const TensorList& args) { return engine::eval_graph(*g, args); };
+}
+
+// A transformed sub-graph, made once per (graph, transform settings) and kept in the graph's cache, so a
+// jitted function under vmap or jvp is traced and compiled once rather than at every call. Graphs that
+// captured traced values of an enclosing transform are never cached (those values are only valid now).
+template <class Make>
+GraphPtr derived(const Graph& g, const std::string& key, Make&& make) {
+  {
+    std::lock_guard<std::mutex> lock(g.cache->mu);
+    auto it = g.cache->derived.find(key);
+    if (it != g.cache->derived.end()) return it->second;
+  }
+  auto made = std::make_shared<const Graph>(make());
+  bool cacheable = true;
+  for (const Tensor& c : made->const_values) cacheable &= c.is_concrete();
+  if (cacheable) {
+    std::lock_guard<std::mutex> lock(g.cache->mu);
+    g.cache->derived.emplace(key, made);
+  }
+  return made;
 }
 
 TensorList bind_call(GraphPtr g, const TensorList& args, const Params& like) {
@@ -44,7 +65,7 @@ TensorList call_jvp(const TensorList& primals, const TensorList& tangents, const
     o.insert(o.end(), t.begin(), t.end());
     return o;
   };
-  auto jg = std::make_shared<const Graph>(engine::make_graph(jvp_fn, engine::avals_of(args)));
+  auto jg = derived(*g, "jvp", [&] { return engine::make_graph(jvp_fn, engine::avals_of(args)); });
   TensorList outs = bind_call(jg, args, p);
   return TensorList(outs.begin() + outs.size() / 2, outs.end());
 }
@@ -60,14 +81,17 @@ TensorList call_vjp(const TensorList& cts, const TensorList& primals, const Tens
   return in_cts;
 }
 
-Batched call_batch(const TensorList& vals, const std::vector<int>& bdims, int64_t, const Params& p) {
+Batched call_batch(const TensorList& vals, const std::vector<int>& bdims, int64_t axis_size, const Params& p) {
   GraphPtr g = p.get_graph("graph");
   std::vector<std::optional<int>> axes;
   for (int b : bdims) axes.push_back(b >= 0 ? std::optional<int>(b) : std::nullopt);
   engine::FlatFn batched = [g, axes](const TensorList& args) {
     return engine::vmap_flat(run_graph(g), args, axes, {0});
   };
-  auto bg = std::make_shared<const Graph>(engine::make_graph(batched, engine::avals_of(vals)));
+  std::string key = "batch";
+  for (int b : bdims) key += "," + std::to_string(b);
+  key += ";" + std::to_string(vals.empty() ? 0 : axis_size);
+  auto bg = derived(*g, key, [&] { return engine::make_graph(batched, engine::avals_of(vals)); });
   TensorList outs = bind_call(bg, vals, p);
   return {outs, std::vector<int>(outs.size(), 0)};
 }
@@ -82,8 +106,10 @@ void register_call_rules() {
   d.vjp_reads_inputs = ~0u;  // the vjp re-runs the sub-graph from its inputs
   d.batch = call_batch;
   d.cpu = [](const TensorList& in, const std::vector<AVal>&, const Params& p) {
+    const Graph& g = *p.get_graph("graph");
+    if (!p.get_bool("remat")) return engine::compiled_of(g)->run(in);  // jitted: run the compiled form
     engine::InterpreterScope scope(engine::eval_interpreter());
-    return engine::eval_graph(*p.get_graph("graph"), in);
+    return engine::eval_graph(g, in);
   };
 }
 
