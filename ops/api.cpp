@@ -121,7 +121,8 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op, std::span
 
 // ---- creation ----
 Tensor scalar(double value, DType dtype, const Loc&) { return Tensor::scalar(value, dtype, false); }
-Tensor literal(double value, const Loc&) { return Tensor::scalar(value, DType::F32, true); }
+// Stored in f64 so the value is exact; being weak, it takes the dtype of the tensor it meets.
+Tensor literal(double value, const Loc&) { return Tensor::scalar(value, DType::F64, true); }
 Tensor literal_int(int64_t value, const Loc&) { return Tensor::scalar(double(value), DType::I32, true); }
 Tensor full(const Shape& shape, double value, DType dtype, const Loc& loc) {
   UserLocScope scope(loc);

@@ -23,7 +23,7 @@ using Loc = std::source_location;
 
 // ---- creation ----
 Tensor scalar(double value, DType dtype = DType::F32, OPS_LOC);  // strongly typed 0-d tensor
-Tensor literal(double value, OPS_LOC);                              // weak f32 scalar (a C++ float literal)
+Tensor literal(double value, OPS_LOC);  // weak float scalar (a C++ float literal), exact: stored as f64
 Tensor literal_int(int64_t value, OPS_LOC);                         // weak i32 scalar (a C++ int literal)
 Tensor full(const Shape& shape, double value, DType dtype = DType::F32, OPS_LOC);
 Tensor zeros(const Shape& shape, DType dtype = DType::F32, OPS_LOC);

@@ -1,0 +1,115 @@
+// jit: equality with eager execution, composition with every transform, and the cache (hits, misses with
+// explanations, eviction at the bound, the retrace warning, captured-constant warning).
+#include <gtest/gtest.h>
+
+#include "engine/compile/jit.h"
+#include "engine/compile/passes.h"
+#include "ops/api.h"
+#include "tests/support/testing.h"
+
+namespace {
+
+using namespace testing_support;
+using engine::Tensor;
+
+Tensor mlp(const Tensor& w1, const Tensor& w2, const Tensor& x) {
+  return ops::matmul(ops::gelu(ops::matmul(x, w1)), w2);
+}
+
+TEST(Jit, EqualsEagerAndComposesWithTransforms) {
+  Rng rng(1);
+  Tensor w1 = rand_tensor(rng, {4, 8}, DType::F64), w2 = rand_tensor(rng, {8, 2}, DType::F64);
+  Tensor x = rand_tensor(rng, {5, 4}, DType::F64);
+  auto f = [](const Tensor& a, const Tensor& b, const Tensor& xx) { return mlp(a, b, xx); };
+  auto loss = [](const Tensor& a, const Tensor& b, const Tensor& xx) { return ops::sum(ops::square(mlp(a, b, xx))); };
+  auto jf = engine::jit(f);
+  EXPECT_EQ(compare(jf(w1, w2, x), f(w1, w2, x), 1e-12, 1e-12), "");
+  // jit(grad(f)), grad(jit(f)), vmap(jit(f)), jit(vmap(grad(f))), jvp(jit(f)).
+  auto g_eager = engine::grad(loss)(w1, w2, x);
+  EXPECT_EQ(compare(engine::jit(engine::grad(loss))(w1, w2, x), g_eager, 1e-12, 1e-12), "");
+  auto jl = engine::jit(loss);
+  EXPECT_EQ(compare(engine::grad([&](const Tensor& a, const Tensor& b, const Tensor& xx) { return jl(a, b, xx); })(w1, w2, x),
+                    g_eager, 1e-12, 1e-12),
+            "");
+  auto vj = engine::vmap(jf, {std::nullopt, std::nullopt, 0});
+  Tensor xs = rand_tensor(rng, {3, 5, 4}, DType::F64);
+  Tensor batched = vj(w1, w2, xs);
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(compare(ops::reshape(ops::slice_axis(batched, 0, i, i + 1), {5, 2}),
+                      f(w1, w2, ops::reshape(ops::slice_axis(xs, 0, i, i + 1), {5, 4})), 1e-12, 1e-12),
+              "");
+  // vmap(jit(f)) is traced once per signature, then served from the graph's cache.
+  (void)vj(w1, w2, xs);
+  auto per_example = engine::jit(engine::vmap(engine::grad(loss), {std::nullopt, std::nullopt, 0}));
+  Tensor pe = per_example(w1, w2, xs);
+  EXPECT_EQ(pe.shape(), (engine::Shape{3, 4, 8}));
+  auto [y, ty] = engine::jvp([&](const Tensor& xx) { return jf(w1, w2, xx); }, x, ops::ones_like(x));
+  auto [y2, ty2] = engine::jvp([&](const Tensor& xx) { return f(w1, w2, xx); }, x, ops::ones_like(x));
+  EXPECT_EQ(compare(ty, ty2, 1e-12, 1e-12), "");
+}
+
+TEST(Jit, CacheHitsMissesExplanationsAndEviction) {
+  engine::JitOptions opt;
+  opt.name = "square_sum";
+  opt.cache_capacity = 2;
+  opt.retrace_warn_after = 3;
+  auto jf = engine::jit([](const Tensor& x) { return ops::sum(x * x); }, opt);
+  (void)jf(ops::ones({3}));
+  (void)jf(ops::ones({3}));
+  EXPECT_EQ(jf.stats().hits, 1u);
+  EXPECT_EQ(jf.stats().misses, 1u);
+  std::string why = jf.explain(ops::ones({4}));
+  EXPECT_NE(why.find("tensor argument 0 is f32[4]"), std::string::npos) << why;
+  EXPECT_NE(why.find("f32[3]"), std::string::npos) << why;
+  (void)jf(ops::ones({4}));
+  (void)jf(ops::ones({5}));  // evicts f32[3]
+  EXPECT_EQ(jf.cache_size(), 2u);
+  EXPECT_EQ(jf.stats().evictions, 1u);
+  EXPECT_NE(jf.last_warning().find("traced 3 times"), std::string::npos) << jf.last_warning();
+  (void)jf(ops::ones({3}));
+  EXPECT_EQ(jf.stats().misses, 4u);
+}
+
+TEST(Jit, StaticArgumentsArePartOfTheKey) {
+  auto jf = engine::jit([](const Tensor& x, int power) {
+    Tensor y = x;
+    for (int i = 1; i < power; ++i) y = y * x;
+    return y;
+  });
+  Tensor x = ops::full({2}, 2.0);
+  EXPECT_EQ(to_f64(jf(x, 2)), (std::vector<double>{4, 4}));
+  EXPECT_EQ(to_f64(jf(x, 3)), (std::vector<double>{8, 8}));
+  EXPECT_NE(jf.explain(x, 4).find("static"), std::string::npos);
+}
+
+TEST(Jit, CapturedConcreteTensorWarns) {
+  Tensor w = ops::ones({4, 4});
+  auto jf = engine::jit([w](const Tensor& x) { return ops::matmul(x, w); });
+  (void)jf(ops::ones({1, 4}));
+  EXPECT_NE(jf.last_warning().find("pass it as an argument"), std::string::npos) << jf.last_warning();
+}
+
+TEST(Jit, PassesRemoveIdentitiesDuplicatesAndDeadCode) {
+  auto g = engine::make_jaxpr([](const Tensor& x) {
+    Tensor a = ops::sin(x) * 1.0;
+    Tensor b = ops::sin(x);          // duplicate of a
+    Tensor dead = ops::exp(x);       // unused
+    (void)dead;
+    return ops::neg(ops::neg(a + b)) + 0.0;
+  })(ops::ones({3}));
+  auto opt = engine::passes::run_passes(g);
+  opt.verify();
+  int sins = 0, exps = 0, negs = 0, muls = 0;
+  for (const auto& eq : opt.eqns) {
+    sins += eq.prim == ops::Prim::sin;
+    exps += eq.prim == ops::Prim::exp;
+    negs += eq.prim == ops::Prim::neg;
+    muls += eq.prim == ops::Prim::mul;
+  }
+  EXPECT_EQ(sins, 1) << opt.str();
+  EXPECT_EQ(exps, 0) << opt.str();
+  EXPECT_EQ(negs, 0) << opt.str();
+  EXPECT_EQ(muls, 0) << opt.str();
+}
+
+}  // namespace
