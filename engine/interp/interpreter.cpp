@@ -27,6 +27,8 @@ class EvalInterpreter final : public Interpreter {
       owned(t, prim);  // a tracer here has escaped its transform: this throws
       in_avals.push_back(t.aval());
     }
+    if (!d.shape)
+      raise(ErrorKind::Unsupported, d.name, "has no shape rule registered", in_avals, current_user_loc());
     std::vector<AVal> out_avals = d.shape(in_avals, params);
     if (!d.cpu)
       raise(ErrorKind::Unsupported, d.name, "has no CPU kernel: " + d.absent_reason[int(ops::Rule::CpuKernel)],

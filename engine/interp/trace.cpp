@@ -39,7 +39,9 @@ std::vector<Tensor> TraceInterpreter::process(ops::Prim prim, const std::vector<
     eq.inputs.push_back(var_of(t));
     in_avals.push_back(t.aval());
   }
-  std::vector<AVal> out_avals = ops::def(prim).shape(in_avals, params);
+  const ops::PrimDef& d = ops::def(prim);
+  if (!d.shape) raise(ErrorKind::Unsupported, d.name, "has no shape rule registered", in_avals, current_user_loc());
+  std::vector<AVal> out_avals = d.shape(in_avals, params);
   std::vector<Tensor> outs;
   outs.reserve(out_avals.size());
   for (auto& a : out_avals) {
