@@ -36,8 +36,9 @@ bool promote_types(DType a, bool aw, DType b, bool bw, DType* out, bool* out_wea
     *out_weak = aw && bw;
     return true;
   }
-  if (aw && bw) {  // both literals: the higher kind wins, still weak
-    *out = kind(a) >= kind(b) ? a : b;
+  if (aw && bw) {  // both literals: the higher kind wins (the wider type within a kind), still weak
+    if (kind(a) != kind(b)) *out = kind(a) > kind(b) ? a : b;
+    else *out = (a == DType::F64 || b == DType::F64) ? DType::F64 : (kind(a) == 1 ? DType::I32 : a);
     *out_weak = true;
     return true;
   }

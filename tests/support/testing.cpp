@@ -134,7 +134,7 @@ std::string check_grads_once(const FlatFn& f, const std::vector<Tensor>& args, c
     for (size_t i = 0; i < args.size(); ++i)
       if (v[i].defined()) g_v += dot(g[i], v[i]);
     double scale = std::abs(g_v) + std::abs(u_jv);
-    if (std::abs(g_v - u_jv) > 1e-10 + 1e-9 * scale)
+    if (std::abs(g_v - u_jv) > 1e-10 + opt.consistency_rtol * scale)
       err << "order " << order << ": <J^T u, v> = " << g_v << " but <u, J v> = " << u_jv << "\n";
     if (std::abs(g_v - u_fd) > opt.atol + opt.rtol * scale + 10 * opt.atol * std::sqrt(double(args.size())))
       err << "order " << order << ": <J^T u, v> = " << g_v << " but finite differences give " << u_fd << "\n";

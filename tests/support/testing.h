@@ -35,6 +35,7 @@ struct GradCheck {
   double rtol = 1e-5;
   bool modes_fwd = true;   // check jvp against finite differences
   bool modes_rev = true;   // check vjp against jvp (<u, J v> = <J^T u, v>) and finite differences
+  double consistency_rtol = 1e-9;  // for <u, J v> = <J^T u, v>: round-off only (raise for f32 paths)
 };
 // JAX-style check_grads over a flat function of f64 inputs: random directions, forward and reverse mode,
 // recursively to `order`. Non-float arguments are held fixed. Returns "" on success or a failure report.
