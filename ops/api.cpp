@@ -259,8 +259,8 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose
   Tensor r = bind1(Prim::matmul, {a2, b2}, Params().set("transpose_a", transpose_a).set("transpose_b", transpose_b));
   if (a_vec || b_vec) {
     Shape s = r.shape();
-    if (b_vec) s.erase(s.end() - 1);
-    if (a_vec) s.erase(s.end() - 1);
+    if (a_vec) s.erase(s.end() - 2);  // the M axis of 1
+    if (b_vec) s.erase(s.end() - 1);  // the N axis of 1
     r = reshape(r, s);
   }
   return r;

@@ -1,85 +1,115 @@
-// Composite ops written with primitives through the public API: they are differentiated, batched and jitted
-// through their parts. Each records the caller's line first, so errors inside point at the user's code.
+// Public op API, composites: functions written with the public ops, so they are differentiable and batchable
+// for free and need no rules or kernels of their own. Each sets the user's line first, so the ops inside report
+// where the composite was called. Max-shifts for stability (softmax, log_softmax, logsumexp) go through
+// stop_gradient: the results do not depend on the shift mathematically, so its derivative would only add
+// terms that cancel.
 #include <cmath>
+#include <limits>
 #include <numbers>
+#include <string>
 
 #include "engine/interp/interpreter.h"
 #include "ops/api.h"
 
 namespace ops {
 
+using engine::ErrorKind;
+using engine::raise;
 using engine::UserLocScope;
+
+namespace {
+
+void require_defined(const Tensor& x, const char* op) {
+  if (!x.defined())
+    raise(ErrorKind::Value, op, "got a null (default-constructed) tensor", {}, engine::current_user_loc());
+}
+
+// The floating type a mean is taken in: the operand's own if float, else f32 (as jnp.mean).
+Tensor as_float(const Tensor& x) { return engine::is_float(x.dtype()) ? x : convert(x, DType::F32); }
+
+// Number of elements each reduction over `axes` combines (axes already validated by a reduction of x).
+int64_t group_size(const Tensor& x, const std::vector<int64_t>& axes) {
+  if (axes.empty()) return x.numel();
+  int64_t n = 1;
+  for (int64_t a : axes) n *= x.dim(static_cast<int>(a));
+  return n;
+}
+
+// max over axes (kept), with infinities and NaN replaced by 0, without a derivative: the shift of the
+// stable log-sum-exp. A row of -inf then gives log(0) = -inf instead of NaN (as JAX).
+Tensor stable_shift(const Tensor& x, const std::vector<int64_t>& axes) {
+  Tensor m = max(x, axes, true);
+  Tensor finite = lt(abs(m), literal(std::numeric_limits<double>::infinity()));
+  return stop_gradient(select(finite, m, zeros_like(m)));
+}
+
+}  // namespace
 
 Tensor square(const Tensor& x, const Loc& loc) {
   UserLocScope scope(loc);
   return mul(x, x);
 }
 
-// select rather than maximum(x, 0): the gradient at 0 is 0 (as JAX's relu), not the 0.5 of a tie.
+// where(x <= 0, 0, x): NaN passes through, and the derivative at 0 is 0 (as jax.nn.relu), not the 1/2 that
+// maximum(x, 0) would give at the tie.
 Tensor relu(const Tensor& x, const Loc& loc) {
   UserLocScope scope(loc);
-  return select(gt(x, literal(0.0)), x, zeros_like(x));
+  require_defined(x, "relu");
+  return select(le(x, zeros_like(x)), zeros_like(x), x);
 }
-
-namespace {
-int64_t reduced_count(const Tensor& x, const std::vector<int64_t>& axes) {
-  if (axes.empty()) return x.numel();
-  int64_t n = 1;
-  for (int64_t a : axes) n *= x.dim(static_cast<int>(a));
-  return n;
-}
-}  // namespace
 
 Tensor mean(const Tensor& x, std::vector<int64_t> axes, bool keepdims, const Loc& loc) {
   UserLocScope scope(loc);
-  const int64_t n = reduced_count(x, axes);
-  return div(sum(x, axes, keepdims), literal(static_cast<double>(n)));
+  require_defined(x, "mean");
+  Tensor s = sum(as_float(x), axes, keepdims);  // validates the axes
+  return div(s, literal(static_cast<double>(group_size(x, axes))));
 }
 
+// Population variance (ddof = 0), as jnp.var: mean of squared deviations from the mean.
 Tensor var(const Tensor& x, std::vector<int64_t> axes, bool keepdims, const Loc& loc) {
   UserLocScope scope(loc);
-  Tensor centered = sub(x, mean(x, axes, /*keepdims=*/true));
-  return mean(square(centered), axes, keepdims);
-}
-
-Tensor logsumexp(const Tensor& x, std::vector<int64_t> axes, bool keepdims, const Loc& loc) {
-  UserLocScope scope(loc);
-  // Shift by the (gradient-free) max for stability; the shift cancels exactly in value and gradient.
-  Tensor m = stop_gradient(max(x, axes, /*keepdims=*/true));
-  Tensor r = add(log(sum(exp(sub(x, m)), axes, /*keepdims=*/true)), m);
-  if (keepdims) return r;
-  std::vector<int64_t> all = axes;
-  if (all.empty())
-    for (int i = 0; i < x.ndim(); ++i) all.push_back(i);
-  return squeeze(r, all);
-}
-
-Tensor log_softmax(const Tensor& x, int64_t axis, const Loc& loc) {
-  UserLocScope scope(loc);
-  return sub(x, logsumexp(x, {axis}, /*keepdims=*/true));
+  require_defined(x, "var");
+  Tensor xf = as_float(x);
+  Tensor d = sub(xf, mean(xf, axes, true));
+  return mean(mul(d, d), axes, keepdims);
 }
 
 Tensor softmax(const Tensor& x, int64_t axis, const Loc& loc) {
   UserLocScope scope(loc);
-  Tensor e = exp(sub(x, stop_gradient(max(x, {axis}, /*keepdims=*/true))));
-  return div(e, sum(e, {axis}, /*keepdims=*/true));
+  require_defined(x, "softmax");
+  Tensor e = exp(sub(x, stable_shift(x, {axis})));
+  return div(e, sum(e, {axis}, true));
+}
+
+Tensor log_softmax(const Tensor& x, int64_t axis, const Loc& loc) {
+  UserLocScope scope(loc);
+  require_defined(x, "log_softmax");
+  Tensor shifted = sub(x, stable_shift(x, {axis}));
+  return sub(shifted, log(sum(exp(shifted), {axis}, true)));
+}
+
+Tensor logsumexp(const Tensor& x, std::vector<int64_t> axes, bool keepdims, const Loc& loc) {
+  UserLocScope scope(loc);
+  require_defined(x, "logsumexp");
+  Tensor m = stable_shift(x, axes);
+  Tensor r = log(sum(exp(sub(x, m)), axes, keepdims));
+  return add(r, keepdims ? m : reshape(m, r.shape()));
 }
 
 Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps, const Loc& loc) {
   UserLocScope scope(loc);
+  require_defined(x, "layer_norm");
   if (x.ndim() == 0)
-    engine::raise(engine::ErrorKind::Shape, "layer_norm", "needs at least one axis", {{x.aval()}}, loc,
-                  "layer_norm normalizes over the last axis");
-  const int64_t d = x.dim(-1);
+    raise(ErrorKind::Shape, "layer_norm", "needs at least one axis to normalize over", {{x.aval()}}, loc);
+  const int64_t n = x.dim(-1);
   for (const Tensor* p : {&gamma, &beta})
-    if (p->defined() && (p->ndim() != 1 || p->dim(0) != d))
-      engine::raise(engine::ErrorKind::Shape, "layer_norm",
-                    "scale and offset must have the last axis's size " + std::to_string(d),
-                    {{x.aval(), p->aval()}}, loc, "pass vectors of shape [" + std::to_string(d) + "] or null tensors");
-  Tensor mu = mean(x, {-1}, true);
-  Tensor centered = sub(x, mu);
-  Tensor v = mean(square(centered), {-1}, true);
-  Tensor y = mul(centered, rsqrt(add(v, literal(eps))));
+    if (p->defined() && p->shape() != Shape{n})
+      raise(ErrorKind::Shape, "layer_norm",
+            std::string(p == &gamma ? "gamma" : "beta") + " must have shape [" + std::to_string(n) +
+                "] (the last axis of x)",
+            {{x.aval(), p->aval()}}, loc, "pass a null Tensor() to skip the scale or the offset");
+  Tensor d = sub(x, mean(x, {-1}, true));
+  Tensor y = mul(d, rsqrt(add(mean(mul(d, d), {-1}, true), literal(eps))));
   if (gamma.defined()) y = mul(y, gamma);
   if (beta.defined()) y = add(y, beta);
   return y;
@@ -87,36 +117,51 @@ Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, doub
 
 Tensor gelu(const Tensor& x, bool approximate, const Loc& loc) {
   UserLocScope scope(loc);
+  require_defined(x, "gelu");
+  Tensor half_x = mul(x, literal(0.5));
   if (approximate) {
+    // 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))
     const double c = std::sqrt(2.0 / std::numbers::pi);
-    Tensor inner = mul(literal(c), add(x, mul(literal(0.044715), mul(x, square(x)))));
-    return mul(mul(literal(0.5), x), add(literal(1.0), tanh(inner)));
+    Tensor inner = mul(add(x, mul(literal(0.044715), mul(x, mul(x, x)))), literal(c));
+    return mul(half_x, add(tanh(inner), literal(1.0)));
   }
-  return mul(mul(literal(0.5), x), add(literal(1.0), erf(mul(x, literal(1.0 / std::numbers::sqrt2)))));
+  // 0.5 x (1 + erf(x / sqrt(2)))
+  return mul(half_x, add(erf(mul(x, literal(1.0 / std::numbers::sqrt2))), literal(1.0)));
 }
 
 Tensor mse(const Tensor& a, const Tensor& b, const Loc& loc) {
   UserLocScope scope(loc);
-  return mean(square(sub(a, b)));
+  Tensor d = sub(a, b);
+  return mean(mul(d, d));
 }
 
+// Integer operands take integer bounds (rounded inward, clamped to the dtype's range) so they keep their dtype.
 Tensor clip(const Tensor& x, double lo, double hi, const Loc& loc) {
   UserLocScope scope(loc);
+  require_defined(x, "clip");
   if (!(lo <= hi))
-    engine::raise(engine::ErrorKind::Value, "clip", "lower bound " + std::to_string(lo) + " exceeds upper bound " +
-                                                        std::to_string(hi), {{x.aval()}}, loc);
+    raise(ErrorKind::Value, "clip", "lower bound " + std::to_string(lo) + " exceeds upper bound " + std::to_string(hi),
+          {{x.aval()}}, loc, "bounds must satisfy lo <= hi (and not be NaN)");
+  if (engine::is_integer(x.dtype())) {
+    const double tmin = x.dtype() == DType::I32 ? -2147483648.0 : 0.0;
+    const double tmax = x.dtype() == DType::I32 ? 2147483647.0 : 4294967295.0;
+    auto bound = [&](double v) { return scalar(std::fmin(std::fmax(v, tmin), tmax), x.dtype()); };
+    return minimum(maximum(x, bound(std::ceil(lo))), bound(std::floor(hi)));
+  }
   return minimum(maximum(x, literal(lo)), literal(hi));
 }
 
 Tensor one_hot(const Tensor& indices, int64_t n, DType dtype, const Loc& loc) {
   UserLocScope scope(loc);
-  if (engine::is_float(indices.dtype()) || indices.dtype() == DType::Bool)
-    engine::raise(engine::ErrorKind::DType, "one_hot", "needs integer indices", {{indices.aval()}}, loc,
-                  "convert the indices to i32");
-  Shape s = indices.shape();
-  s.push_back(n);
-  Tensor classes = iota(s, static_cast<int>(s.size()) - 1, indices.dtype());
-  return convert(eq(expand_dims(indices, -1), classes), dtype);
+  require_defined(indices, "one_hot");
+  if (!engine::is_integer(indices.dtype()))
+    raise(ErrorKind::DType, "one_hot", "indices must be i32 or u32", {{indices.aval()}}, loc,
+          "convert them with ops::convert");
+  if (n < 0)
+    raise(ErrorKind::Value, "one_hot", "n = " + std::to_string(n) + " must be >= 0", {{indices.aval()}}, loc);
+  // [..., 1] == [n] broadcasts to [..., n]; out-of-range indices give rows of zeros.
+  Tensor hit = eq(expand_dims(indices, -1), iota({n}, 0, indices.dtype()));
+  return convert(hit, dtype);
 }
 
 }  // namespace ops

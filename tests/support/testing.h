@@ -42,7 +42,7 @@ struct GradCheck {
 std::string check_grads(const FlatFn& f, const std::vector<Tensor>& args, const GradCheck& opt, Rng& rng);
 
 // vmap against an explicit loop. make_args draws one example's arguments. Every combination of in_axes
-// (not mapped, first axis, last axis) is tried for batch sizes 0, 1 and 3 with out_axes 0 and -1, and the
+// (not mapped, first axis, last axis) is tried for batch sizes 0, 1, 2 and 3 with out_axes 0 and -1, and the
 // kernel count of a vmapped call must not grow with the batch size (no per-example fallback).
 // Returns "" on success or a failure report.
 std::string check_vmap(const FlatFn& f, const std::function<std::vector<Tensor>(Rng&)>& make_args, Rng& rng,
