@@ -71,7 +71,7 @@ Graph make_graph(const FlatFn& fn, const std::vector<AVal>& in_avals) {
   return g;
 }
 
-std::vector<Tensor> eval_graph(const Graph& g, const std::vector<Tensor>& args) {
+std::vector<Tensor> eval_graph(const Graph& g, const std::vector<Tensor>& args, const ValueObserver& observe) {
   if (args.size() != g.inputs.size())
     throw Error(ErrorKind::Internal, "[eval_graph] expected " + std::to_string(g.inputs.size()) +
                                          " arguments, got " + std::to_string(args.size()));
@@ -84,6 +84,10 @@ std::vector<Tensor> eval_graph(const Graph& g, const std::vector<Tensor>& args) 
   std::vector<Tensor> env(g.vars.size());
   for (size_t i = 0; i < args.size(); ++i) env[g.inputs[i]] = args[i];
   for (size_t i = 0; i < g.consts.size(); ++i) env[g.consts[i]] = g.const_values[i];
+  if (observe) {
+    for (int v : g.inputs) observe(v, env[v]);
+    for (int v : g.consts) observe(v, env[v]);
+  }
   std::vector<Tensor> ins;
   for (size_t k = 0; k < g.eqns.size(); ++k) {
     const Equation& eq = g.eqns[k];
@@ -91,7 +95,10 @@ std::vector<Tensor> eval_graph(const Graph& g, const std::vector<Tensor>& args) 
     ins.clear();
     for (int v : eq.inputs) ins.push_back(env[v]);
     std::vector<Tensor> outs = bind(eq.prim, ins, eq.params);
-    for (size_t i = 0; i < outs.size(); ++i) env[eq.outputs[i]] = std::move(outs[i]);
+    for (size_t i = 0; i < outs.size(); ++i) {
+      if (observe) observe(eq.outputs[i], outs[i]);
+      env[eq.outputs[i]] = std::move(outs[i]);
+    }
     for (int v : eq.inputs)
       if (last_use[v] == static_cast<int>(k)) env[v] = Tensor();
   }

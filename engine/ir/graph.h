@@ -63,7 +63,9 @@ using FlatFn = std::function<std::vector<Tensor>(const std::vector<Tensor>&)>;
 // Traces fn on abstract inputs of the given avals into a graph (the make_jaxpr of this engine).
 Graph make_graph(const FlatFn& fn, const std::vector<AVal>& in_avals);
 // Evaluates a graph by binding its equations under the current interpreter, so evaluating a graph inside a
-// transform applies the transform to it.
-std::vector<Tensor> eval_graph(const Graph& g, const std::vector<Tensor>& args);
+// transform applies the transform to it. Values are dropped after their last use; `observe(var, value)`, if
+// given, sees every variable as it is defined (inputs and constants first), e.g. to keep residuals.
+using ValueObserver = std::function<void(int var, const Tensor& value)>;
+std::vector<Tensor> eval_graph(const Graph& g, const std::vector<Tensor>& args, const ValueObserver& observe = {});
 
 }  // namespace engine

@@ -52,7 +52,7 @@ void mark(Tape& tape) {
   }
 }
 
-// Replays the forward pass, keeping residuals and freeing every other value after its last use.
+// Replays the forward pass, keeping the residuals (eval_graph frees every other value after its last use).
 std::vector<Tensor> forward(Tape& tape, const std::vector<Tensor>& primals) {
   const Graph& g = *tape.graph;
   const size_t nv = g.vars.size();
@@ -66,36 +66,10 @@ std::vector<Tensor> forward(Tape& tape, const std::vector<Tensor>& primals) {
     if (d.vjp_reads_outputs)
       for (int v : eq.outputs) keep[v] = 1;
   }
-  std::vector<int> last_use(nv, -1);
-  for (size_t k = 0; k < g.eqns.size(); ++k)
-    for (int v : g.eqns[k].inputs) last_use[v] = static_cast<int>(k);
-  for (int v : g.outputs) last_use[v] = static_cast<int>(g.eqns.size());
-
-  std::vector<Tensor> env(nv);
-  for (size_t i = 0; i < primals.size(); ++i) env[g.inputs[i]] = primals[i];
-  for (size_t i = 0; i < g.consts.size(); ++i) env[g.consts[i]] = g.const_values[i];
   tape.residual.assign(nv, Tensor());
-  auto retire = [&](int v, int k) {
-    if (keep[v]) tape.residual[v] = env[v];
-    if (last_use[v] <= k) env[v] = Tensor();
-  };
-  for (int v : g.inputs) retire(v, -1);
-  for (int v : g.consts) retire(v, -1);
-  std::vector<Tensor> ins;
-  for (size_t k = 0; k < g.eqns.size(); ++k) {
-    const Equation& eq = g.eqns[k];
-    UserLocScope loc(eq.loc, /*force=*/true);
-    ins.clear();
-    for (int v : eq.inputs) ins.push_back(env[v]);
-    std::vector<Tensor> outs = bind(eq.prim, ins, eq.params);
-    for (size_t i = 0; i < outs.size(); ++i) env[eq.outputs[i]] = std::move(outs[i]);
-    for (int v : eq.outputs) retire(v, static_cast<int>(k));
-    for (int v : eq.inputs)
-      if (last_use[v] <= static_cast<int>(k)) env[v] = Tensor();
-  }
-  std::vector<Tensor> result;
-  for (int v : g.outputs) result.push_back(env[v].defined() ? env[v] : tape.residual[v]);
-  return result;
+  return eval_graph(g, primals, [&](int v, const Tensor& t) {
+    if (keep[v]) tape.residual[v] = t;
+  });
 }
 
 void accumulate(Tensor& slot, const Tensor& ct) {

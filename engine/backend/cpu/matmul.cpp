@@ -185,7 +185,6 @@ std::shared_ptr<const CacheEntry> get_primitive(const Problem& p) {
     dnnl::matmul::primitive_desc pd(d, dnnl_engine());
     const std::string impl = pd.impl_info_str();
     e->usable = impl.rfind("ref", 0) != 0;
-    if (getenv("QGF_DEBUG_MATMUL")) { fprintf(stderr, "impl %s:", impl.c_str()); for (auto v : key) fprintf(stderr, " %ld", (long)v); fprintf(stderr, "\n"); }
     if (e->usable) e->prim = dnnl::matmul(pd);
   } catch (const dnnl::error&) {
     e->usable = false;
@@ -218,6 +217,53 @@ bool make_problem(const Tensor& a, const Tensor& b, bool ta, bool tb, const Tens
   return fix_strides(p->dst);
 }
 
+// ---- loops (f64, which oneDNN lacks on CPU): rows of C accumulate a * (packed row of B), k in order ----
+template <class T>
+void gemm_loop(int64_t M, int64_t N, int64_t K, const T* A, int64_t sam, int64_t sak, const T* B, int64_t sbk,
+               int64_t sbn, T* C) {
+  std::vector<T> bp(size_t(K * N));
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t j = 0; j < N; ++j) bp[size_t(k * N + j)] = B[k * sbk + j * sbn];
+  constexpr int64_t kKBlock = 128, kNBlock = 512;
+  parallel_for(M, K * N, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      T* __restrict c = C + i * N;
+      std::fill(c, c + N, T(0));
+      for (int64_t j0 = 0; j0 < N; j0 += kNBlock) {
+        const int64_t w = std::min(kNBlock, N - j0);
+        for (int64_t k0 = 0; k0 < K; k0 += kKBlock)
+          for (int64_t k = k0; k < std::min(K, k0 + kKBlock); ++k) {
+            const T av = A[i * sam + k * sak];
+            const T* __restrict brow = bp.data() + k * N + j0;
+            for (int64_t j = 0; j < w; ++j) c[j0 + j] += av * brow[j];
+          }
+      }
+    }
+  }, 1);
+}
+
+template <class T>
+void matmul_loop(const Tensor& a, const Tensor& b, bool ta, bool tb, const Tensor& out) {
+  const int nb = out.ndim() - 2;
+  const Operand A = logical(a, ta, nb), B = logical(b, tb, nb);
+  const int64_t M = out.shape()[nb], N = out.shape()[nb + 1], K = A.dims[nb + 1];
+  const int64_t batches = engine::numel(std::span<const int64_t>(out.shape().data(), size_t(nb)));
+  const T* ap = a.data<T>();
+  const T* bp = b.data<T>();
+  T* cp = out.mutable_data<T>();
+  Ints idx(size_t(nb), 0);
+  for (int64_t t = 0; t < batches; ++t) {
+    int64_t ao = 0, bo = 0;
+    for (int i = 0; i < nb; ++i) {
+      if (A.dims[i] != 1) ao += idx[i] * A.strides[i];
+      if (B.dims[i] != 1) bo += idx[i] * B.strides[i];
+    }
+    gemm_loop<T>(M, N, K, ap + ao, A.strides[nb], A.strides[nb + 1], bp + bo, B.strides[nb], B.strides[nb + 1],
+             cp + t * M * N);
+    for (int i = nb - 1; i >= 0 && ++idx[i] == out.shape()[i]; --i) idx[i] = 0;
+  }
+}
+
 void matmul_f32(const Tensor& a0, const Tensor& b0, bool ta, bool tb, const Tensor& out) {
   Tensor a = a0, b = b0;
   Problem p;
@@ -227,12 +273,10 @@ void matmul_f32(const Tensor& a0, const Tensor& b0, bool ta, bool tb, const Tens
   if (!e || !e->usable) {  // copy both operands to dense layouts (transposes stay flags) and retry
     a = contiguous(a0);
     b = contiguous(b0);
-    if (!make_problem(a, b, ta, tb, out, &p, &nb))
-      throw Error(ErrorKind::Internal, "[matmul] dense operands gave an unusable oneDNN layout");
+    if (!make_problem(a, b, ta, tb, out, &p, &nb)) return matmul_loop<float>(a, b, ta, tb, out);
     e = get_primitive(p);
   }
-  if (!e->usable)
-    throw Error(ErrorKind::Internal, "[matmul] oneDNN has no optimized f32 matmul for this layout");
+  if (!e->usable) return matmul_loop<float>(a, b, ta, tb, out);  // not expected: dense layouts always fit
   dnnl::engine& eng = dnnl_engine();
   dnnl::memory sm(e->src, eng, const_cast<void*>(a.raw_data()));
   dnnl::memory wm(e->wei, eng, const_cast<void*>(b.raw_data()));
@@ -240,51 +284,6 @@ void matmul_f32(const Tensor& a0, const Tensor& b0, bool ta, bool tb, const Tens
   dnnl::stream& s = dnnl_stream();
   e->prim.execute(s, {{DNNL_ARG_SRC, sm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, dm}});
   s.wait();
-}
-
-// ---- f64: rows of C accumulate a * (packed row of B), k in order (deterministic) ----
-void gemm_f64(int64_t M, int64_t N, int64_t K, const double* A, int64_t sam, int64_t sak, const double* B,
-              int64_t sbk, int64_t sbn, double* C) {
-  std::vector<double> bp(size_t(K * N));
-  for (int64_t k = 0; k < K; ++k)
-    for (int64_t j = 0; j < N; ++j) bp[size_t(k * N + j)] = B[k * sbk + j * sbn];
-  constexpr int64_t kKBlock = 128, kNBlock = 512;
-  parallel_for(M, K * N, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) {
-      double* __restrict c = C + i * N;
-      std::fill(c, c + N, 0.0);
-      for (int64_t j0 = 0; j0 < N; j0 += kNBlock) {
-        const int64_t w = std::min(kNBlock, N - j0);
-        for (int64_t k0 = 0; k0 < K; k0 += kKBlock)
-          for (int64_t k = k0; k < std::min(K, k0 + kKBlock); ++k) {
-            const double av = A[i * sam + k * sak];
-            const double* __restrict brow = bp.data() + k * N + j0;
-            for (int64_t j = 0; j < w; ++j) c[j0 + j] += av * brow[j];
-          }
-      }
-    }
-  }, 1);
-}
-
-void matmul_f64(const Tensor& a, const Tensor& b, bool ta, bool tb, const Tensor& out) {
-  const int nb = out.ndim() - 2;
-  const Operand A = logical(a, ta, nb), B = logical(b, tb, nb);
-  const int64_t M = out.shape()[nb], N = out.shape()[nb + 1], K = A.dims[nb + 1];
-  const int64_t batches = engine::numel(std::span<const int64_t>(out.shape().data(), size_t(nb)));
-  const double* ap = a.data<double>();
-  const double* bp = b.data<double>();
-  double* cp = out.mutable_data<double>();
-  Ints idx(size_t(nb), 0);
-  for (int64_t t = 0; t < batches; ++t) {
-    int64_t ao = 0, bo = 0;
-    for (int i = 0; i < nb; ++i) {
-      if (A.dims[i] != 1) ao += idx[i] * A.strides[i];
-      if (B.dims[i] != 1) bo += idx[i] * B.strides[i];
-    }
-    gemm_f64(M, N, K, ap + ao, A.strides[nb], A.strides[nb + 1], bp + bo, B.strides[nb], B.strides[nb + 1],
-             cp + t * M * N);
-    for (int i = nb - 1; i >= 0 && ++idx[i] == out.shape()[i]; --i) idx[i] = 0;
-  }
 }
 
 TensorList matmul_kernel(const TensorList& in, const std::vector<AVal>& oa, const Params& p) {
@@ -299,7 +298,7 @@ TensorList matmul_kernel(const TensorList& in, const std::vector<AVal>& oa, cons
   }
   switch (out.dtype()) {
     case DType::F32: matmul_f32(a, b, ta, tb, out); break;
-    case DType::F64: matmul_f64(a, b, ta, tb, out); break;
+    case DType::F64: matmul_loop<double>(a, b, ta, tb, out); break;
     default:
       raise(ErrorKind::Internal, "matmul", "CPU kernel got a non-float operand", {{a.aval(), b.aval()}},
             current_user_loc());
