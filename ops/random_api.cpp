@@ -3,7 +3,9 @@
 // Keys are u32[K..., 2]: every function also takes a batch of keys and then draws per key (out = K... + shape),
 // which is also what vmap over keys turns into, with no loop. Keys, splits and fold-ins follow JAX's
 // Threefry "partitionable" scheme (engine/random/threefry.h), so random_key / random_split / random_fold_in /
-// random_bits give the same u32 values as jax.random.PRNGKey / split / fold_in / bits do there.
+// random_bits give the same u32 values as jax.random.PRNGKey / split / fold_in / bits do there (64-bit seeds as
+// with jax_enable_x64), and random_uniform on [0, 1) the same floats as jax.random.uniform (f32, and f64 with
+// x64). One consequence, as in JAX: random_split(key, n)[j] == random_fold_in(key, j).
 #include <cmath>
 #include <limits>
 #include <numbers>
@@ -37,36 +39,49 @@ void require_key(const Tensor& key, const char* op) {
 Shape key_axes(const Tensor& key) { return Shape(key.shape().begin(), key.shape().end() - 1); }
 
 Tensor u32(double v) { return scalar(v, DType::U32); }
+Tensor lit(double v, DType dtype) { return scalar(v, dtype); }
 
-// The bits of `key` for shape + [words]: `words` independent u32 words per element, returned separately.
-std::vector<Tensor> words(const Tensor& key, const Shape& shape, int64_t n) {
-  Shape s = shape;
-  s.push_back(n);
-  Tensor bits = random_bits(key, s);
+// K... + shape: the shape of a draw from a (batch of) key(s).
+Shape draw_shape(const Tensor& key, const Shape& shape) {
   Shape out = key_axes(key);
   out.insert(out.end(), shape.begin(), shape.end());
-  std::vector<Tensor> ws;
-  for (int64_t w = 0; w < n; ++w) ws.push_back(reshape(slice_axis(bits, -1, w, w + 1), out));
-  return ws;
+  return out;
 }
 
-// Uniform on [0, 1) with 24 random bits (f32) or 53 (f64, from two words), from `w` (one word per element for
-// f32, two for f64). Every value is k * 2^-24 or k * 2^-53 with k < 2^24 or 2^53: exact, never 1.0.
-// With `open_left`, k + 1 is used instead: uniform on (0, 1], for logarithms.
-Tensor unit_interval(const std::vector<Tensor>& w, DType dtype, bool open_left) {
-  Tensor k;
-  double scale;
-  if (dtype == DType::F32) {
-    k = convert(div(w[0], u32(256.0)), DType::F32);  // the top 24 bits
-    scale = 0x1p-24;
-  } else {
-    // hi * 2^21 + (lo >> 11): 53 bits, exact in f64.
-    k = add(mul(convert(w[0], DType::F64), scalar(0x1p21, DType::F64)),
-            convert(div(w[1], u32(2048.0)), DType::F64));
-    scale = 0x1p-53;
-  }
-  if (open_left) k = add(k, scalar(1.0, dtype));
-  return mul(k, scalar(scale, dtype));
+// Slice w of the last axis, dropped.
+Tensor last(const Tensor& x, int64_t w) {
+  Shape s(x.shape().begin(), x.shape().end() - 1);
+  return reshape(slice_axis(x, -1, w, w + 1), s);
+}
+
+// Both output words of counter (0, i) for each element i of `shape` (row-major), as two u32 tensors
+// [K..., shape...]: the 64 random bits that jax.random.bits(key, shape, uint64) splits as (hi, lo). A counter
+// (0, i) hashed under a key is random_fold_in(key, i), so this is one fold_in over an iota.
+std::pair<Tensor, Tensor> word_pair(const Tensor& key, const Shape& shape) {
+  const int64_t n = engine::numel(shape);
+  if (n > (int64_t(1) << 32))
+    raise(ErrorKind::Value, "random_bits", "draws 64-bit samples for at most 2^32 elements per key, got " +
+                                               std::to_string(n), {{key.aval()}}, engine::current_user_loc(),
+          "split the key and draw in pieces");
+  const Shape ka = key_axes(key), out = draw_shape(key, shape);
+  const int64_t rk = static_cast<int64_t>(ka.size()), r = static_cast<int64_t>(out.size());
+  Shape kshape = out;
+  kshape.push_back(2);
+  std::vector<int64_t> kdims, ddims;
+  for (int64_t i = 0; i < rk; ++i) kdims.push_back(i);
+  kdims.push_back(r);
+  for (int64_t i = rk; i < r; ++i) ddims.push_back(i);
+  Tensor index = broadcast_in_dim(reshape(iota({n}, 0, DType::U32), shape), out, ddims);
+  Tensor w = bind1(Prim::random_fold_in, {broadcast_in_dim(key, kshape, kdims), index});
+  return {last(w, 0), last(w, 1)};
+}
+
+// Uniform on [0, 1) in the two ways jax.random.uniform builds it, so the values agree bit for bit:
+// f32 from the top 23 of 32 random bits, k * 2^-23; f64 from the top 52 of 64, k * 2^-52. Exact; never 1.0.
+Tensor unit_f32(const Tensor& bits) { return mul(convert(div(bits, u32(512.0)), DType::F32), lit(0x1p-23, DType::F32)); }
+Tensor unit_f64(const Tensor& hi, const Tensor& lo) {
+  Tensor k = add(mul(convert(hi, DType::F64), lit(0x1p20, DType::F64)), convert(div(lo, u32(4096.0)), DType::F64));
+  return mul(k, lit(0x1p-52, DType::F64));
 }
 
 void require_float(const char* op, DType dtype) {
@@ -75,14 +90,14 @@ void require_float(const char* op, DType dtype) {
           engine::current_user_loc(), "pass DType::F32 or DType::F64, and convert afterwards if needed");
 }
 
-// The largest value of `dtype` below hi (hi itself is excluded from [lo, hi)).
-double below(double hi, DType dtype) {
+// v rounded into `dtype`, then moved one step toward `dir` if rounding went the wrong way of v.
+double round_toward(double v, double dir, DType dtype) {
   if (dtype == DType::F32) {
-    float h = static_cast<float>(hi);
-    if (static_cast<double>(h) >= hi) h = std::nextafter(h, -std::numeric_limits<float>::infinity());
-    return h;
+    float f = static_cast<float>(v);
+    if (dir < v ? double(f) >= v : double(f) < v) f = std::nextafter(f, static_cast<float>(dir));
+    return f;
   }
-  return std::nextafter(hi, -std::numeric_limits<double>::infinity());
+  return dir < v ? std::nextafter(v, dir) : v;
 }
 
 }  // namespace
@@ -128,28 +143,57 @@ Tensor random_uniform(const Tensor& key, const Shape& shape, double lo, double h
   UserLocScope scope(loc);
   require_key(key, "random_uniform");
   require_float("random_uniform", dtype);
-  if (!(lo < hi) || !std::isfinite(lo) || !std::isfinite(hi))
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  // The smallest and largest values of dtype in [lo, hi).
+  const double bottom = round_toward(lo, kInf, dtype), top = round_toward(hi, -kInf, dtype);
+  if (!(lo < hi) || !std::isfinite(lo) || !std::isfinite(hi) || !(bottom <= top))
     raise(ErrorKind::Value, "random_uniform",
-          "needs finite bounds with lo < hi, got [" + std::to_string(lo) + ", " + std::to_string(hi) + ")",
+          "needs finite bounds with lo < hi and some " + std::string(engine::dtype_name(dtype)) +
+              " value between them, got [" + std::to_string(lo) + ", " + std::to_string(hi) + ")",
           {{key.aval()}}, loc);
-  Tensor u = unit_interval(words(key, shape, dtype == DType::F32 ? 1 : 2), dtype, false);
+  Tensor u;
+  if (dtype == DType::F32) {
+    u = unit_f32(random_bits(key, shape));
+  } else {
+    auto [w0, w1] = word_pair(key, shape);
+    u = unit_f64(w0, w1);
+  }
   if (lo == 0.0 && hi == 1.0) return u;
-  // Rounding of u * (hi - lo) + lo can reach hi (or fall below lo): clamp into [lo, hi).
-  Tensor x = add(mul(u, literal(hi - lo)), literal(lo));
-  return minimum(maximum(x, scalar(lo, dtype)), scalar(below(hi, dtype), dtype));
+  // As JAX: u * (hi - lo) + lo with the bounds in dtype. Rounding can reach hi or fall below lo, so the result
+  // is clamped into [lo, hi) (JAX clamps only from below).
+  double scale = hi - lo, offset = lo;
+  if (dtype == DType::F32) {
+    offset = static_cast<float>(lo);
+    scale = static_cast<float>(hi) - static_cast<float>(lo);
+  }
+  Tensor x = add(mul(u, lit(scale, dtype)), lit(offset, dtype));
+  return minimum(maximum(x, lit(bottom, dtype)), lit(top, dtype));
 }
 
+// Box-Muller: sqrt(-2 log u1) cos(2 pi u2). u1 lies on (0, 1] so the log is finite, and is built from every
+// random bit (32 for f32, 64 for f64, rounded: (k + 1) * 2^-32 or 2^-64) so the tails reach |z| = 6.7 (f32)
+// and 9.4 (f64); u2 is the uniform on [0, 1). (No erfinv primitive exists, so the values differ from
+// jax.random.normal, which inverts the normal CDF.)
 Tensor random_normal(const Tensor& key, const Shape& shape, DType dtype, const Loc& loc) {
   UserLocScope scope(loc);
   require_key(key, "random_normal");
   require_float("random_normal", dtype);
-  // Box-Muller: sqrt(-2 log u1) cos(2 pi u2), u1 on (0, 1] (so the log is finite), u2 on [0, 1).
-  const int64_t per = dtype == DType::F32 ? 1 : 2;
-  std::vector<Tensor> w = words(key, shape, 2 * per);
-  Tensor u1 = unit_interval({w.begin(), w.begin() + per}, dtype, true);
-  Tensor u2 = unit_interval({w.begin() + per, w.end()}, dtype, false);
-  Tensor r = sqrt(mul(log(u1), literal(-2.0)));
-  return mul(r, cos(mul(u2, literal(2.0 * std::numbers::pi))));
+  Shape pairs = shape;
+  pairs.push_back(2);  // element i draws from counters 2i (u1) and 2i + 1 (u2)
+  Tensor u1, u2;
+  if (dtype == DType::F32) {
+    Tensor bits = random_bits(key, pairs);
+    u1 = mul(add(convert(last(bits, 0), DType::F32), lit(1.0, DType::F32)), lit(0x1p-32, DType::F32));
+    u2 = unit_f32(last(bits, 1));
+  } else {
+    auto [w0, w1] = word_pair(key, pairs);
+    Tensor hi0 = last(w0, 0), lo0 = last(w1, 0);
+    u1 = mul(add(mul(convert(hi0, DType::F64), lit(0x1p32, DType::F64)), add(convert(lo0, DType::F64), lit(1.0, DType::F64))),
+             lit(0x1p-64, DType::F64));
+    u2 = unit_f64(last(w0, 1), last(w1, 1));
+  }
+  Tensor r = sqrt(mul(log(u1), lit(-2.0, dtype)));
+  return mul(r, cos(mul(u2, lit(2.0 * std::numbers::pi, dtype))));
 }
 
 }  // namespace ops

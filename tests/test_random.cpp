@@ -9,6 +9,7 @@
 #include <set>
 #include <utility>
 
+#include "engine/compile/jit.h"
 #include "engine/interp/interpreter.h"
 #include "engine/random/threefry.h"
 #include "engine/transforms/transforms.h"
@@ -150,6 +151,33 @@ TEST(RandomKeys, SplitAndFoldInFollowJaxPartitionableScheme) {
   EXPECT_EQ(ops::random_split(key42, 0).shape(), (Shape{0, 2}));
 }
 
+// Reference values printed by JAX 0.10.2 (jax_threefry_partitionable=True, its default):
+//   jax.random.split(PRNGKey(42), 3), jax.random.fold_in(PRNGKey(42), 7), jax.random.bits(PRNGKey(42), (2, 3)),
+//   jax.random.uniform(PRNGKey(42), (2, 3), f32 / f64 (jax_enable_x64)), and with bounds [-2, 3).
+TEST(RandomKeys, MatchJaxReferenceValues) {
+  Tensor key = ops::random_key(42);
+  EXPECT_EQ(key.to_vector<uint32_t>(), (std::vector<uint32_t>{0u, 42u}));
+  EXPECT_EQ(ops::random_split(key, 3).to_vector<uint32_t>(),
+            (std::vector<uint32_t>{0x6d3e048f, 0x1022172d, 0x03d7b32d, 0xadd083f4, 0x92fb20ea, 0x0f38d913}));
+  EXPECT_EQ(ops::random_fold_in(key, 7).to_vector<uint32_t>(), (std::vector<uint32_t>{0x97d0552f, 0x51bf719f}));
+  EXPECT_EQ(ops::random_bits(key, {2, 3}).to_vector<uint32_t>(),
+            (std::vector<uint32_t>{0x7d1c13a2, 0xae0730d9, 0x9dc3f9f9, 0x8f9ec1d7, 0x735d7315, 0x95fb4ed8}));
+  EXPECT_EQ(ops::random_uniform(key, {2, 3}).to_vector<float>(),
+            (std::vector<float>{0x1.f47048p-2f, 0x1.5c0e6p-1f, 0x1.3b87fp-1f, 0x1.1f3d8p-1f, 0x1.cd75c8p-2f,
+                                0x1.2bf69cp-1f}));
+  EXPECT_EQ(ops::random_uniform(key, {2, 3}, 0.0, 1.0, DType::F64).to_vector<double>(),
+            (std::vector<double>{0x1.b4f8123c40884p-2, 0x1.ebd996d6e84p-7, 0x1.25f641d41e71ap-1, 0x1.75aad28c6a974p-1,
+                                 0x1.60275dc7869dap-1, 0x1.49b2352c6244ap-1}));
+  // With bounds, XLA fuses u * 5 - 2 into one FMA; the engine rounds the product first: equal within an ulp
+  // of the product (u * 5 < 5: 2^-21).
+  auto b = ops::random_uniform(key, {4}, -2.0, 3.0).to_vector<float>();
+  const float jb[4] = {0x1.c63168p-2f, 0x1.6623fp+0f, 0x1.14d3d8p+0f, 0x1.9c338p-1f};
+  for (int i = 0; i < 4; ++i) EXPECT_NEAR(b[i], jb[i], 0x1p-21) << i;
+  Tensor big = ops::random_key(0x0123456789abcdefull);
+  EXPECT_EQ(ops::random_split(big, 2).to_vector<uint32_t>(),
+            (std::vector<uint32_t>{1300777217u, 3691926423u, 1732957046u, 53132507u}));
+}
+
 TEST(RandomKeys, SplitsAndFoldInsGiveDistinctStreams) {
   Tensor key = ops::random_key(7);
   std::set<std::vector<uint32_t>> seen;
@@ -183,8 +211,15 @@ TEST(RandomUniform, F32MomentsRangeAndNeverOne) {
   EXPECT_NEAR(m.var, 1.0 / 12.0, 5e-4);
   EXPECT_GE(m.lo, 0.0);
   EXPECT_LT(m.hi, 1.0);
-  // Every value is a multiple of 2^-24 (24 random bits).
-  for (float x : u.to_vector<float>()) ASSERT_EQ(std::ldexp(double(x), 24), std::floor(std::ldexp(double(x), 24)));
+  // Every value is a multiple of 2^-23 (23 random bits, as JAX), and every multiple shows up about equally:
+  // the low bit is set in half of them.
+  int64_t odd = 0;
+  for (float x : u.to_vector<float>()) {
+    const double k = std::ldexp(double(x), 23);
+    ASSERT_EQ(k, std::floor(k));
+    odd += int64_t(k) & 1;
+  }
+  EXPECT_NEAR(double(odd) / double(n), 0.5, 5 * 0.5 / std::sqrt(double(n)));
 }
 
 TEST(RandomUniform, F64MomentsAndRange) {
@@ -330,6 +365,19 @@ TEST(RandomVmap, FoldInWithMappedData) {
     EXPECT_EQ(v[2 * j], r.x0);
     EXPECT_EQ(v[2 * j + 1], r.x1);
   }
+}
+
+TEST(RandomJit, CompiledDrawsEqualEagerOnes) {
+  auto draw = [](const Tensor& k) {
+    Tensor ks = ops::random_split(k, 2);
+    Tensor a = ops::reshape(ops::slice_axis(ks, 0, 0, 1), {2}), b = ops::reshape(ops::slice_axis(ks, 0, 1, 2), {2});
+    return ops::random_normal(a, {3, 5}) * ops::random_uniform(b, {5}) + ops::convert(ops::iota({3, 5}, 1), DType::F32);
+  };
+  Tensor key = ops::random_key(2024);
+  auto jd = engine::jit(draw);
+  EXPECT_EQ(jd(key).to_vector<float>(), draw(key).to_vector<float>());
+  Tensor keys = ops::random_split(key, 4);
+  EXPECT_EQ(engine::vmap(jd)(keys).to_vector<float>(), engine::vmap(draw)(keys).to_vector<float>());
 }
 
 // ---- iota ----

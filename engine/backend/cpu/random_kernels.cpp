@@ -66,34 +66,47 @@ TensorList random_bits_kernel(const TensorList& in, const std::vector<AVal>& oa,
 }
 
 // random_fold_in: key u32[K..., 2], data u32[K...] -> u32[K..., 2], the hash of counter (0, data) per key.
+// Operands are read through their strides (split passes a key broadcast to [n, 2] and an iota).
 TensorList random_fold_in_kernel(const TensorList& in, const std::vector<AVal>& oa, const Params&) {
-  const Tensor key = contiguous(in[0]), data = contiguous(in[1]);
+  const Tensor &key = in[0], &data = in[1];
   const uint32_t* kp = key.data<uint32_t>();
   const uint32_t* dp = data.data<uint32_t>();
+  const int64_t kw = key.strides().back();  // stride between a key's two words
+  const std::span<const int64_t> st[2] = {std::span(key.strides()).first(key.strides().size() - 1), data.strides()};
+  const Layout<2> L = collapse<2>(data.shape(), st);
+  const int64_t ks = L.inner(0), ds = L.inner(1);
   Tensor out = Tensor::empty(oa[0].shape, DType::U32);
   uint32_t* op = out.mutable_data<uint32_t>();
   parallel_for(data.numel(), kThreefryCost, [&](int64_t b, int64_t e) {
-    int64_t k = b;
-    for (; k + kLanes <= e; k += kLanes) {
-      uint32_t k0[kLanes], k1[kLanes], x0[kLanes], x1[kLanes];
-      for (int l = 0; l < kLanes; ++l) {
-        k0[l] = kp[2 * (k + l)];
-        k1[l] = kp[2 * (k + l) + 1];
+    int64_t pos = b;
+    for_each_run(L, b, e, [&](const int64_t* off, int64_t len) {
+      const uint32_t* k = kp + off[0];
+      const uint32_t* d = dp + off[1];
+      uint32_t* o = op + 2 * pos;
+      int64_t j = 0;
+      for (; j + kLanes <= len; j += kLanes) {
+        uint32_t k0[kLanes], k1[kLanes], c[kLanes], x0[kLanes], x1[kLanes];
+        for (int l = 0; l < kLanes; ++l) {
+          k0[l] = k[(j + l) * ks];
+          k1[l] = k[(j + l) * ks + kw];
+          c[l] = d[(j + l) * ds];
+        }
+        U32x8 c0 = splat(0), c1 = load8(c);
+        threefry2x32(load8(k0), load8(k1), c0, c1);
+        store8(x0, c0);
+        store8(x1, c1);
+        for (int l = 0; l < kLanes; ++l) {
+          o[2 * (j + l)] = x0[l];
+          o[2 * (j + l) + 1] = x1[l];
+        }
       }
-      U32x8 c0 = splat(0), c1 = load8(dp + k);
-      threefry2x32(load8(k0), load8(k1), c0, c1);
-      store8(x0, c0);
-      store8(x1, c1);
-      for (int l = 0; l < kLanes; ++l) {
-        op[2 * (k + l)] = x0[l];
-        op[2 * (k + l) + 1] = x1[l];
+      for (; j < len; ++j) {
+        const auto r = engine::random::threefry2x32_scalar(k[j * ks], k[j * ks + kw], 0u, d[j * ds]);
+        o[2 * j] = r.x0;
+        o[2 * j + 1] = r.x1;
       }
-    }
-    for (; k < e; ++k) {
-      const auto r = engine::random::threefry2x32_scalar(kp[2 * k], kp[2 * k + 1], 0u, dp[k]);
-      op[2 * k] = r.x0;
-      op[2 * k + 1] = r.x1;
-    }
+      pos += len;
+    });
   });
   return {out};
 }
@@ -110,7 +123,18 @@ TensorList iota_kernel(const TensorList&, const std::vector<AVal>& oa, const Par
   visit_dtype(oa[0].dtype, [&]<class T>() {
     T* o = out.mutable_data<T>();
     parallel_for(rows, inner, [&](int64_t b, int64_t e) {
-      for (int64_t r = b; r < e; ++r) std::fill(o + r * inner, o + (r + 1) * inner, static_cast<T>(r % dim));
+      int64_t j = b % dim;
+      if (inner == 1) {
+        for (int64_t r = b; r < e; ++r) {
+          o[r] = static_cast<T>(j);
+          if (++j == dim) j = 0;
+        }
+        return;
+      }
+      for (int64_t r = b; r < e; ++r) {
+        std::fill(o + r * inner, o + (r + 1) * inner, static_cast<T>(j));
+        if (++j == dim) j = 0;
+      }
     });
   });
   return {out};
