@@ -437,6 +437,19 @@ Operand::Operand(double v, const std::source_location& l) : t(ops::literal(v)), 
 Operand::Operand(float v, const std::source_location& l) : t(ops::literal(v)), loc(l) {}
 Operand::Operand(int v, const std::source_location& l) : t(ops::literal_int(v)), loc(l) {}
 
+namespace {
+Tensor checked_int_literal(long double v, const std::source_location& l) {
+  if (v < -2147483648.0L || v > 2147483647.0L)
+    raise(ErrorKind::Value, "literal", "integer " + std::to_string(static_cast<long long>(v)) + " does not fit in i32",
+          {}, l, "convert it to double, or build a tensor with an explicit dtype");
+  return ops::literal_int(static_cast<int64_t>(v));
+}
+}  // namespace
+
+Operand::Operand(long v, const std::source_location& l) : t(checked_int_literal(v, l)), loc(l) {}
+Operand::Operand(long long v, const std::source_location& l) : t(checked_int_literal(v, l)), loc(l) {}
+Operand::Operand(unsigned long v, const std::source_location& l) : t(checked_int_literal(v, l)), loc(l) {}
+
 Tensor operator+(const Operand& a, const Operand& b) { return ops::add(a.t, b.t, a.loc); }
 Tensor operator-(const Operand& a, const Operand& b) { return ops::sub(a.t, b.t, a.loc); }
 Tensor operator*(const Operand& a, const Operand& b) { return ops::mul(a.t, b.t, a.loc); }

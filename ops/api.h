@@ -139,6 +139,10 @@ struct Operand {
   Operand(double v, const std::source_location& l = std::source_location::current());
   Operand(float v, const std::source_location& l = std::source_location::current());
   Operand(int v, const std::source_location& l = std::source_location::current());
+  // Wider C++ integers (int64_t, size_t counters) are weak i32 literals; values outside i32 raise an error.
+  Operand(long v, const std::source_location& l = std::source_location::current());
+  Operand(long long v, const std::source_location& l = std::source_location::current());
+  Operand(unsigned long v, const std::source_location& l = std::source_location::current());
 };
 Tensor operator+(const Operand& a, const Operand& b);
 Tensor operator-(const Operand& a, const Operand& b);

@@ -27,6 +27,11 @@ bool PrimDef::has(Rule r) const {
   return false;
 }
 
+std::string PrimDef::why_absent(Rule r) const {
+  const std::string& reason = absent_reason[static_cast<int>(r)];
+  return reason.empty() ? "none is registered and no reason was declared (an engine bug: please report it)" : reason;
+}
+
 namespace {
 PrimDef* table() {
   static PrimDef defs[kNumPrims];

@@ -72,6 +72,7 @@ struct PrimDef {
   std::array<std::string, kNumRules> absent_reason;  // why a rule is missing on purpose
 
   bool has(Rule r) const;
+  std::string why_absent(Rule r) const;  // the declared reason, or a note that none was registered
   bool differentiable() const { return !(traits & kNonDifferentiable); }
 };
 

@@ -74,7 +74,16 @@ TEST(Errors, TracedValueNeededAsConcrete) {
     if (x.item<float>() > 0) return x * x;  // control flow on a traced value
     return x;
   });
-  expect_error([&] { (void)g(ops::scalar(1.0)); }, ErrorKind::Concretization, {"concrete", "f32[]", "hint:"});
+  expect_error([&] { (void)g(ops::scalar(1.0)); }, ErrorKind::Concretization, {"[item]", "concrete", "f32[]", "hint:"});
+}
+
+TEST(Errors, WideIntegerLiterals) {
+  Tensor x = ops::ones({2});
+  int64_t three = 3;
+  size_t two = 2;
+  EXPECT_EQ((x * three + two).to_vector<float>(), (std::vector<float>{5, 5}));
+  int64_t huge = int64_t(1) << 40;
+  expect_error([&] { (void)(x * huge); }, ErrorKind::Value, {"[literal]", "does not fit in i32", "hint:"});
 }
 
 TEST(Errors, NullTensorIsReportedNotCrashed) {

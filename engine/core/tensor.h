@@ -122,6 +122,7 @@ std::vector<T> Tensor::to_vector() const {
 
 template <class T>
 T Tensor::item() const {
+  require_concrete("item");
   if (numel() != 1)
     raise(ErrorKind::Shape, "item", "needs a tensor with exactly one element", {{aval()}}, loc(),
           "index or reduce the tensor first");

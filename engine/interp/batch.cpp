@@ -52,7 +52,7 @@ class BatchInterpreter final : public Interpreter {
     InterpreterScope scope(parent());
     if (!any) return bind(prim, vals, params);
     if (!d.batch)
-      raise(ErrorKind::Unsupported, d.name, "has no batching rule: " + d.absent_reason[int(ops::Rule::Batch)],
+      raise(ErrorKind::Unsupported, d.name, "has no batching rule: " + d.why_absent(ops::Rule::Batch),
             avals_of(vals), current_user_loc());
     ops::Batched b = d.batch(vals, bdims, axis_size_, params);
     if (b.outs.size() != b.bdims.size())

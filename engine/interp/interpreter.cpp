@@ -31,7 +31,7 @@ class EvalInterpreter final : public Interpreter {
       raise(ErrorKind::Unsupported, d.name, "has no shape rule registered", in_avals, current_user_loc());
     std::vector<AVal> out_avals = d.shape(in_avals, params);
     if (!d.cpu)
-      raise(ErrorKind::Unsupported, d.name, "has no CPU kernel: " + d.absent_reason[int(ops::Rule::CpuKernel)],
+      raise(ErrorKind::Unsupported, d.name, "has no CPU kernel: " + d.why_absent(ops::Rule::CpuKernel),
             in_avals, current_user_loc());
     std::vector<Tensor> outs = d.cpu(inputs, out_avals, params);
     // Kernels compute in the output dtype; keep the weak bit the shape rule decided.

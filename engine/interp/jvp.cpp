@@ -50,7 +50,7 @@ class JvpInterpreter final : public Interpreter {
     std::vector<Tensor> outs = bind(prim, primals, params);
     if (!any || !d.differentiable()) return outs;  // constants at this level
     if (!d.jvp)
-      raise(ErrorKind::Unsupported, d.name, "has no forward-mode rule: " + d.absent_reason[int(ops::Rule::Jvp)],
+      raise(ErrorKind::Unsupported, d.name, "has no forward-mode rule: " + d.why_absent(ops::Rule::Jvp),
             avals_of(primals), current_user_loc());
     std::vector<Tensor> touts = d.jvp(primals, tangents, outs, params);
     if (touts.size() != outs.size())

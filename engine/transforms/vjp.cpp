@@ -109,7 +109,7 @@ std::vector<Tensor> backward(const Tape& tape, const std::vector<Tensor>& cts) {
     if (!any) continue;
     UserLocScope scope(eq.loc, /*force=*/true);
     if (!d.vjp)
-      raise(ErrorKind::Unsupported, d.name, "has no reverse-mode rule: " + d.absent_reason[int(ops::Rule::Vjp)],
+      raise(ErrorKind::Unsupported, d.name, "has no reverse-mode rule: " + d.why_absent(ops::Rule::Vjp),
             {}, eq.loc);
     if (eq.outputs.size() > 1)
       for (size_t i = 0; i < eq_cts.size(); ++i)

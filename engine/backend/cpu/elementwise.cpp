@@ -75,10 +75,10 @@ void map_vec2(const T* a, const T* b, T* y, int64_t n) {
   }
 }
 
-#define QGF_SLEEF_OP(Name, fn)                                        \
-  struct Name {                                                       \
-    static __m256 v(__m256 x) { return Sleef_##fn##f8_u10(x); }       \
-    static __m256d v(__m256d x) { return Sleef_##fn##d4_u10(x); }     \
+#define QGF_SLEEF_OP(Name, fn)                                    \
+  struct Name {                                                   \
+    static __m256 v(__m256 x) { return Sleef_##fn##f8_u10(x); }   \
+    static __m256d v(__m256d x) { return Sleef_##fn##d4_u10(x); } \
   };
 QGF_SLEEF_OP(VExp, exp)
 QGF_SLEEF_OP(VLog, log)
@@ -157,9 +157,9 @@ template <class T, class U>
 void unary_apply(ContigUnary<T, U> fn, const Tensor& x, const Tensor& out, int64_t cost) {
   const int64_t n = out.numel();
   if (n == 0) return;
-  const T* xp = x.data<T>();
-  U* yp = out.mutable_data<U>();
-  if (x.is_contiguous()) {
+  const T* xp = ptr<const T>(x);
+  U* yp = ptr<U>(out);
+  if (dense(x)) {
     parallel_for(n, cost, [&](int64_t b, int64_t e) { fn(xp + b, yp + b, e - b); });
     return;
   }
@@ -186,15 +186,19 @@ void scalar_unary(const T* __restrict x, U* __restrict y, int64_t n) {
 struct SNeg {
   template <class T, class U>
   static U f(T x) {
-    if constexpr (std::is_integral_v<T>) return static_cast<U>(0u - static_cast<uint32_t>(x));
-    else return -x;
+    if constexpr (std::is_integral_v<T>)
+      return static_cast<U>(0u - static_cast<uint32_t>(x));
+    else
+      return -x;
   }
 };
 struct SAbs {
   template <class T, class U>
   static U f(T x) {
-    if constexpr (std::is_integral_v<T>) return x < 0 ? static_cast<U>(0u - static_cast<uint32_t>(x)) : x;
-    else return std::fabs(x);
+    if constexpr (std::is_integral_v<T>)
+      return x < 0 ? static_cast<U>(0u - static_cast<uint32_t>(x)) : x;
+    else
+      return std::fabs(x);
   }
 };
 struct SSign {
@@ -216,9 +220,14 @@ ops::Kernel float_unary_kernel(Prim p) {
   return [p](const TensorList& in, const std::vector<AVal>& oa, const Params&) {
     Tensor out = empty_like_aval(oa[0]);
     switch (in[0].dtype()) {
-      case DType::F32: unary_apply<float, float>(&vec_unary<Op, float>, in[0], out, kTranscendental); break;
-      case DType::F64: unary_apply<double, double>(&vec_unary<Op, double>, in[0], out, kTranscendental); break;
-      default: bad_dtype(p, in[0]);
+      case DType::F32:
+        unary_apply<float, float>(&vec_unary<Op, float>, in[0], out, kTranscendental);
+        break;
+      case DType::F64:
+        unary_apply<double, double>(&vec_unary<Op, double>, in[0], out, kTranscendental);
+        break;
+      default:
+        bad_dtype(p, in[0]);
     }
     return TensorList{out};
   };
@@ -230,10 +239,17 @@ ops::Kernel signed_unary_kernel(Prim p) {
   return [p](const TensorList& in, const std::vector<AVal>& oa, const Params&) {
     Tensor out = empty_like_aval(oa[0]);
     switch (in[0].dtype()) {
-      case DType::I32: unary_apply<int32_t, int32_t>(&scalar_unary<F, int32_t, int32_t>, in[0], out, kCheap); break;
-      case DType::F32: unary_apply<float, float>(&scalar_unary<F, float, float>, in[0], out, kCheap); break;
-      case DType::F64: unary_apply<double, double>(&scalar_unary<F, double, double>, in[0], out, kCheap); break;
-      default: bad_dtype(p, in[0]);
+      case DType::I32:
+        unary_apply<int32_t, int32_t>(&scalar_unary<F, int32_t, int32_t>, in[0], out, kCheap);
+        break;
+      case DType::F32:
+        unary_apply<float, float>(&scalar_unary<F, float, float>, in[0], out, kCheap);
+        break;
+      case DType::F64:
+        unary_apply<double, double>(&scalar_unary<F, double, double>, in[0], out, kCheap);
+        break;
+      default:
+        bad_dtype(p, in[0]);
     }
     return TensorList{out};
   };
@@ -242,9 +258,8 @@ ops::Kernel signed_unary_kernel(Prim p) {
 TensorList convert_kernel(const TensorList& in, const std::vector<AVal>& oa, const Params&) {
   Tensor out = empty_like_aval(oa[0]);
   visit_dtype(in[0].dtype(), [&]<class T>() {
-    visit_dtype(oa[0].dtype, [&]<class U>() {
-      unary_apply<T, U>(&scalar_unary<SConvert, T, U>, in[0], out, kCheap);
-    });
+    visit_dtype(oa[0].dtype,
+                [&]<class U>() { unary_apply<T, U>(&scalar_unary<SConvert, T, U>, in[0], out, kCheap); });
   });
   return {out};
 }
@@ -260,10 +275,10 @@ template <class T, class U>
 void binary_apply(StridedBinary<T, U> fn, const Tensor& a, const Tensor& b, const Tensor& out, int64_t cost) {
   const int64_t n = out.numel();
   if (n == 0) return;
-  const T* ap = a.data<T>();
-  const T* bp = b.data<T>();
-  U* op = out.mutable_data<U>();
-  if (a.is_contiguous() && b.is_contiguous()) {
+  const T* ap = ptr<const T>(a);
+  const T* bp = ptr<const T>(b);
+  U* op = ptr<U>(out);
+  if (dense(a) && dense(b)) {
     parallel_for(n, cost, [&](int64_t s, int64_t e) { fn(ap + s, 1, bp + s, 1, op + s, e - s); });
     return;
   }
@@ -322,22 +337,28 @@ T wrap(uint32_t v) {
 struct SAdd {
   template <class T, class U>
   static U f(T a, T b) {
-    if constexpr (std::is_integral_v<T>) return wrap<T>(uint32_t(a) + uint32_t(b));
-    else return a + b;
+    if constexpr (std::is_integral_v<T>)
+      return wrap<T>(uint32_t(a) + uint32_t(b));
+    else
+      return a + b;
   }
 };
 struct SSub {
   template <class T, class U>
   static U f(T a, T b) {
-    if constexpr (std::is_integral_v<T>) return wrap<T>(uint32_t(a) - uint32_t(b));
-    else return a - b;
+    if constexpr (std::is_integral_v<T>)
+      return wrap<T>(uint32_t(a) - uint32_t(b));
+    else
+      return a - b;
   }
 };
 struct SMul {
   template <class T, class U>
   static U f(T a, T b) {
-    if constexpr (std::is_integral_v<T>) return wrap<T>(uint32_t(a) * uint32_t(b));
-    else return a * b;
+    if constexpr (std::is_integral_v<T>)
+      return wrap<T>(uint32_t(a) * uint32_t(b));
+    else
+      return a * b;
   }
 };
 // Integer division truncates toward zero; x / 0 is 0 (documented), and INT_MIN / -1 wraps to INT_MIN.
@@ -358,23 +379,27 @@ struct SDiv {
 struct SMax {
   template <class T, class U>
   static U f(T a, T b) {
-    if constexpr (std::is_floating_point_v<T>) return (a > b || a != a) ? a : b;
-    else return a > b ? a : b;
+    if constexpr (std::is_floating_point_v<T>)
+      return (a > b || a != a) ? a : b;
+    else
+      return a > b ? a : b;
   }
 };
 struct SMin {
   template <class T, class U>
   static U f(T a, T b) {
-    if constexpr (std::is_floating_point_v<T>) return (a < b || a != a) ? a : b;
-    else return a < b ? a : b;
+    if constexpr (std::is_floating_point_v<T>)
+      return (a < b || a != a) ? a : b;
+    else
+      return a < b ? a : b;
   }
 };
-#define QGF_CMP(Name, expr)          \
-  struct Name {                      \
-    template <class T, class U>      \
-    static U f(T a, T b) {           \
-      return expr;                   \
-    }                                \
+#define QGF_CMP(Name, expr)     \
+  struct Name {                 \
+    template <class T, class U> \
+    static U f(T a, T b) {      \
+      return expr;              \
+    }                           \
   };
 QGF_CMP(SEq, a == b)
 QGF_CMP(SNe, a != b)
@@ -390,11 +415,20 @@ ops::Kernel numeric_binary_kernel(Prim p, int64_t cost) {
   return [p, cost](const TensorList& in, const std::vector<AVal>& oa, const Params&) {
     Tensor out = empty_like_aval(oa[0]);
     switch (in[0].dtype()) {
-      case DType::I32: binary_apply<int32_t, int32_t>(&scalar_binary<F, int32_t, int32_t>, in[0], in[1], out, cost); break;
-      case DType::U32: binary_apply<uint32_t, uint32_t>(&scalar_binary<F, uint32_t, uint32_t>, in[0], in[1], out, cost); break;
-      case DType::F32: binary_apply<float, float>(&scalar_binary<F, float, float>, in[0], in[1], out, cost); break;
-      case DType::F64: binary_apply<double, double>(&scalar_binary<F, double, double>, in[0], in[1], out, cost); break;
-      default: bad_dtype(p, in[0]);
+      case DType::I32:
+        binary_apply<int32_t, int32_t>(&scalar_binary<F, int32_t, int32_t>, in[0], in[1], out, cost);
+        break;
+      case DType::U32:
+        binary_apply<uint32_t, uint32_t>(&scalar_binary<F, uint32_t, uint32_t>, in[0], in[1], out, cost);
+        break;
+      case DType::F32:
+        binary_apply<float, float>(&scalar_binary<F, float, float>, in[0], in[1], out, cost);
+        break;
+      case DType::F64:
+        binary_apply<double, double>(&scalar_binary<F, double, double>, in[0], in[1], out, cost);
+        break;
+      default:
+        bad_dtype(p, in[0]);
     }
     return TensorList{out};
   };
@@ -414,9 +448,14 @@ ops::Kernel compare_kernel() {
 TensorList pow_kernel(const TensorList& in, const std::vector<AVal>& oa, const Params&) {
   Tensor out = empty_like_aval(oa[0]);
   switch (in[0].dtype()) {
-    case DType::F32: binary_apply<float, float>(&vec_binary<VPow, float>, in[0], in[1], out, kTranscendental); break;
-    case DType::F64: binary_apply<double, double>(&vec_binary<VPow, double>, in[0], in[1], out, kTranscendental); break;
-    default: bad_dtype(Prim::pow, in[0]);
+    case DType::F32:
+      binary_apply<float, float>(&vec_binary<VPow, float>, in[0], in[1], out, kTranscendental);
+      break;
+    case DType::F64:
+      binary_apply<double, double>(&vec_binary<VPow, double>, in[0], in[1], out, kTranscendental);
+      break;
+    default:
+      bad_dtype(Prim::pow, in[0]);
   }
   return {out};
 }
@@ -449,19 +488,22 @@ TensorList select_kernel(const TensorList& in, const std::vector<AVal>& oa, cons
   const int64_t n = out.numel();
   if (n == 0) return {out};
   visit_dtype(oa[0].dtype, [&]<class T>() {
-    const bool* cp = in[0].data<bool>();
-    const T* tp = in[1].data<T>();
-    const T* fp = in[2].data<T>();
-    T* op = out.mutable_data<T>();
-    if (in[0].is_contiguous() && in[1].is_contiguous() && in[2].is_contiguous()) {
-      parallel_for(n, kCheap, [&](int64_t s, int64_t e) { select_run<T>(cp + s, 1, tp + s, 1, fp + s, 1, op + s, e - s); });
+    const bool* cp = ptr<const bool>(in[0]);
+    const T* tp = ptr<const T>(in[1]);
+    const T* fp = ptr<const T>(in[2]);
+    T* op = ptr<T>(out);
+    if (dense(in[0]) && dense(in[1]) && dense(in[2])) {
+      parallel_for(n, kCheap, [&](int64_t s, int64_t e) {
+        select_run<T>(cp + s, 1, tp + s, 1, fp + s, 1, op + s, e - s);
+      });
       return;
     }
     const std::span<const int64_t> st[4] = {out.strides(), in[0].strides(), in[1].strides(), in[2].strides()};
     const Layout<4> L = collapse<4>(out.shape(), st);
     parallel_for(n, kCheap, [&](int64_t s, int64_t e) {
       for_each_run(L, s, e, [&](const int64_t* off, int64_t len) {
-        select_run<T>(cp + off[1], L.inner(1), tp + off[2], L.inner(2), fp + off[3], L.inner(3), op + off[0], len);
+        select_run<T>(cp + off[1], L.inner(1), tp + off[2], L.inner(2), fp + off[3], L.inner(3), op + off[0],
+                      len);
       });
     });
   });
@@ -506,7 +548,8 @@ void register_elementwise_kernels() {
   set(Prim::select, select_kernel);
   set(Prim::convert, convert_kernel);
   // Identity: the operand itself (the primitive is marked kView; the evaluator fixes the weak bit).
-  set(Prim::stop_gradient, [](const TensorList& in, const std::vector<AVal>&, const Params&) { return TensorList{in[0]}; });
+  set(Prim::stop_gradient,
+      [](const TensorList& in, const std::vector<AVal>&, const Params&) { return TensorList{in[0]}; });
 }
 
 }  // namespace engine::backend::cpu

@@ -38,9 +38,15 @@ void strided_copy(void* dst, std::span<const int64_t> dst_strides, const void* s
         return;
       }
       switch (isz) {
-        case 1: copy_run<uint8_t>(dp, sd, sp, ss, len); break;
-        case 4: copy_run<uint32_t>(dp, sd, sp, ss, len); break;
-        case 8: copy_run<uint64_t>(dp, sd, sp, ss, len); break;
+        case 1:
+          copy_run<uint8_t>(dp, sd, sp, ss, len);
+          break;
+        case 4:
+          copy_run<uint32_t>(dp, sd, sp, ss, len);
+          break;
+        case 8:
+          copy_run<uint64_t>(dp, sd, sp, ss, len);
+          break;
         default:
           for (int64_t i = 0; i < len; ++i) std::memcpy(dp + i * sd * bytes, sp + i * ss * bytes, isz);
       }
@@ -51,7 +57,8 @@ void strided_copy(void* dst, std::span<const int64_t> dst_strides, const void* s
 Tensor contiguous(const Tensor& t) {
   if (t.is_contiguous()) return t;
   Tensor out = Tensor::empty(t.shape(), t.dtype());
-  strided_copy(out.raw_mutable_data(), out.strides(), t.raw_data(), t.strides(), t.shape(), itemsize(t.dtype()));
+  strided_copy(out.raw_mutable_data(), out.strides(), t.raw_data(), t.strides(), t.shape(),
+               itemsize(t.dtype()));
   return out;
 }
 

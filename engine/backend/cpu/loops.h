@@ -123,6 +123,22 @@ void for_each_run(const Layout<N>& L, int64_t begin, int64_t end, F&& f) {
   }
 }
 
+// Kernels receive concrete tensors only: these skip the handle's concreteness checks on the hot path.
+inline bool dense(const Tensor& t) {
+  const Shape& sh = t.shape();
+  const std::vector<int64_t>& st = t.strides();
+  int64_t expect = 1;
+  for (size_t i = sh.size(); i-- > 0;) {
+    if (sh[i] != 1 && st[i] != expect) return false;
+    expect *= sh[i];
+  }
+  return true;
+}
+template <class T>
+inline T* ptr(const Tensor& t) {
+  return static_cast<T*>(t.storage()->data) + t.offset();
+}
+
 // Copies the elements of a strided view into another strided view of the same shape (element size isz).
 void strided_copy(void* dst, std::span<const int64_t> dst_strides, const void* src,
                   std::span<const int64_t> src_strides, std::span<const int64_t> shape, size_t isz);
@@ -138,7 +154,8 @@ inline To convert_value(From v) {
     return v != From(0);
   } else if constexpr (std::is_floating_point_v<From> && std::is_integral_v<To>) {
     if (!(v == v)) return To(0);
-    constexpr double lo = double(std::numeric_limits<To>::lowest()), hi = double(std::numeric_limits<To>::max());
+    constexpr double lo = double(std::numeric_limits<To>::lowest()),
+                     hi = double(std::numeric_limits<To>::max());
     const double d = static_cast<double>(v);
     if (d <= lo) return std::numeric_limits<To>::lowest();
     if (d >= hi) return std::numeric_limits<To>::max();

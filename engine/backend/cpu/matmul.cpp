@@ -4,9 +4,8 @@
 // primitive descriptor is created on the hot path. Layouts oneDNN would only run on its reference
 // implementation (strides it cannot fold) are made contiguous first. f64 (which oneDNN lacks on CPU) runs a
 // cache-blocked loop used mainly by the gradient tests.
-#include <oneapi/dnnl/dnnl.hpp>
-
 #include <mutex>
+#include <oneapi/dnnl/dnnl.hpp>
 #include <shared_mutex>
 #include <unordered_map>
 #include <vector>
@@ -29,8 +28,9 @@ struct Problem {
   Operand src, wei, dst;  // src [B..., M, K], wei [B..., K, N], dst [B..., M, N]
 };
 
-// A matrix [r, c] with strides (sr, sc) is usable by oneDNN's GEMM when one of its dims is dense and the other
-// steps over it (row- or column-major with a leading dimension). Size-1 dims get a stride that makes it so.
+// A matrix [r, c] with strides (sr, sc) is usable by oneDNN's GEMM when one of its dims is dense and the
+// other steps over it (row- or column-major with a leading dimension). Size-1 dims get a stride that makes it
+// so.
 bool canonical_matrix(int64_t r, int64_t c, int64_t& sr, int64_t& sc) {
   if (r == 1 && c == 1) {
     sr = sc = 1;
@@ -38,8 +38,10 @@ bool canonical_matrix(int64_t r, int64_t c, int64_t& sr, int64_t& sc) {
   }
   if (r == 1) {
     if (sc <= 0) return false;
-    if (sc == 1) sr = c;
-    else sr = 1;
+    if (sc == 1)
+      sr = c;
+    else
+      sr = 1;
     return true;
   }
   if (c == 1) {  // row-major with leading dimension sr (oneDNN wants dst row-major)
@@ -63,7 +65,8 @@ Operand logical(const Tensor& x, bool transposed, int nb) {
     o.dims[lead + i] = (s == 0) ? 1 : d;
     o.strides[lead + i] = s;
   }
-  const int64_t d0 = x.shape()[r - 2], d1 = x.shape()[r - 1], s0 = x.strides()[r - 2], s1 = x.strides()[r - 1];
+  const int64_t d0 = x.shape()[r - 2], d1 = x.shape()[r - 1], s0 = x.strides()[r - 2],
+                s1 = x.strides()[r - 1];
   o.dims[nb] = transposed ? d1 : d0;
   o.dims[nb + 1] = transposed ? d0 : d1;
   o.strides[nb] = transposed ? s1 : s0;
@@ -108,7 +111,8 @@ void merge_batch(Problem& p, int& nb) {
     bool ok = true;
     for (Operand* o : ops3) {
       const bool both_bcast = o->dims[i - 1] == 1 && o->dims[i] == 1;
-      const bool chained = o->dims[i - 1] != 1 && o->dims[i] != 1 && o->strides[i - 1] == o->strides[i] * o->dims[i];
+      const bool chained =
+          o->dims[i - 1] != 1 && o->dims[i] != 1 && o->strides[i - 1] == o->strides[i] * o->dims[i];
       ok = ok && (both_bcast || chained);
     }
     if (!ok) continue;
@@ -136,6 +140,17 @@ struct CacheEntry {
   bool usable = false;  // false: oneDNN would only run its reference code here
   dnnl::memory::desc src, wei, dst;
   dnnl::matmul prim;
+};
+
+// One thread's memory objects for a cached primitive (entries live forever, so their addresses are keys).
+struct Bound {
+  dnnl::memory src, wei, dst;
+  std::unordered_map<int, dnnl::memory> args;
+  explicit Bound(const CacheEntry& e)
+      : src(e.src, dnnl_engine(), DNNL_MEMORY_NONE),
+        wei(e.wei, dnnl_engine(), DNNL_MEMORY_NONE),
+        dst(e.dst, dnnl_engine(), DNNL_MEMORY_NONE),
+        args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}} {}
 };
 
 struct KeyHash {
@@ -194,7 +209,8 @@ std::shared_ptr<const CacheEntry> get_primitive(const Problem& p) {
 }
 
 // The problem for (a, b) as stored, or false when a layout needs a copy first.
-bool make_problem(const Tensor& a, const Tensor& b, bool ta, bool tb, const Tensor& out, Problem* p, int* nb) {
+bool make_problem(const Tensor& a, const Tensor& b, bool ta, bool tb, const Tensor& out, Problem* p,
+                  int* nb) {
   *nb = out.ndim() - 2;
   p->src = logical(a, ta, *nb);
   p->wei = logical(b, tb, *nb);
@@ -209,11 +225,14 @@ bool make_problem(const Tensor& a, const Tensor& b, bool ta, bool tb, const Tens
       --*nb;
     }
   if (!fix_strides(p->src) || !fix_strides(p->wei)) return false;
-  if (!try_fold(*p, *nb)) merge_batch(*p, *nb);
-  else *nb = 0;
+  if (!try_fold(*p, *nb))
+    merge_batch(*p, *nb);
+  else
+    *nb = 0;
   if (*nb + 2 > DNNL_MAX_NDIMS)
-    throw Error(ErrorKind::Unsupported, "[matmul] " + std::to_string(*nb) +
-                                            " non-broadcast batch dims exceed oneDNN's limit; reshape the batch");
+    throw Error(ErrorKind::Unsupported,
+                "[matmul] " + std::to_string(*nb) +
+                    " non-broadcast batch dims exceed oneDNN's limit; reshape the batch");
   return fix_strides(p->dst);
 }
 
@@ -225,21 +244,24 @@ void gemm_loop(int64_t M, int64_t N, int64_t K, const T* A, int64_t sam, int64_t
   for (int64_t k = 0; k < K; ++k)
     for (int64_t j = 0; j < N; ++j) bp[size_t(k * N + j)] = B[k * sbk + j * sbn];
   constexpr int64_t kKBlock = 128, kNBlock = 512;
-  parallel_for(M, K * N, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) {
-      T* __restrict c = C + i * N;
-      std::fill(c, c + N, T(0));
-      for (int64_t j0 = 0; j0 < N; j0 += kNBlock) {
-        const int64_t w = std::min(kNBlock, N - j0);
-        for (int64_t k0 = 0; k0 < K; k0 += kKBlock)
-          for (int64_t k = k0; k < std::min(K, k0 + kKBlock); ++k) {
-            const T av = A[i * sam + k * sak];
-            const T* __restrict brow = bp.data() + k * N + j0;
-            for (int64_t j = 0; j < w; ++j) c[j0 + j] += av * brow[j];
+  parallel_for(
+      M, K * N,
+      [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) {
+          T* __restrict c = C + i * N;
+          std::fill(c, c + N, T(0));
+          for (int64_t j0 = 0; j0 < N; j0 += kNBlock) {
+            const int64_t w = std::min(kNBlock, N - j0);
+            for (int64_t k0 = 0; k0 < K; k0 += kKBlock)
+              for (int64_t k = k0; k < std::min(K, k0 + kKBlock); ++k) {
+                const T av = A[i * sam + k * sak];
+                const T* __restrict brow = bp.data() + k * N + j0;
+                for (int64_t j = 0; j < w; ++j) c[j0 + j] += av * brow[j];
+              }
           }
-      }
-    }
-  }, 1);
+        }
+      },
+      1);
 }
 
 template <class T>
@@ -258,8 +280,8 @@ void matmul_loop(const Tensor& a, const Tensor& b, bool ta, bool tb, const Tenso
       if (A.dims[i] != 1) ao += idx[i] * A.strides[i];
       if (B.dims[i] != 1) bo += idx[i] * B.strides[i];
     }
-    gemm_loop<T>(M, N, K, ap + ao, A.strides[nb], A.strides[nb + 1], bp + bo, B.strides[nb], B.strides[nb + 1],
-             cp + t * M * N);
+    gemm_loop<T>(M, N, K, ap + ao, A.strides[nb], A.strides[nb + 1], bp + bo, B.strides[nb],
+                 B.strides[nb + 1], cp + t * M * N);
     for (int i = nb - 1; i >= 0 && ++idx[i] == out.shape()[i]; --i) idx[i] = 0;
   }
 }
@@ -277,12 +299,17 @@ void matmul_f32(const Tensor& a0, const Tensor& b0, bool ta, bool tb, const Tens
     e = get_primitive(p);
   }
   if (!e->usable) return matmul_loop<float>(a, b, ta, tb, out);  // not expected: dense layouts always fit
-  dnnl::engine& eng = dnnl_engine();
-  dnnl::memory sm(e->src, eng, const_cast<void*>(a.raw_data()));
-  dnnl::memory wm(e->wei, eng, const_cast<void*>(b.raw_data()));
-  dnnl::memory dm(e->dst, eng, out.raw_mutable_data());
+  // Memory objects (and the argument map) are made once per primitive and thread, then re-pointed: creating
+  // them costs about as much as a small GEMM.
+  thread_local std::unordered_map<const CacheEntry*, Bound> t_bound;
+  auto it = t_bound.find(e.get());
+  if (it == t_bound.end()) it = t_bound.emplace(e.get(), Bound(*e)).first;
+  Bound& bd = it->second;
+  bd.src.set_data_handle(const_cast<void*>(a.raw_data()));
+  bd.wei.set_data_handle(const_cast<void*>(b.raw_data()));
+  bd.dst.set_data_handle(out.raw_mutable_data());
   dnnl::stream& s = dnnl_stream();
-  e->prim.execute(s, {{DNNL_ARG_SRC, sm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, dm}});
+  e->prim.execute(s, bd.args);
   s.wait();
 }
 
@@ -293,12 +320,18 @@ TensorList matmul_kernel(const TensorList& in, const std::vector<AVal>& oa, cons
   const bool ta = p.get_bool("transpose_a"), tb = p.get_bool("transpose_b");
   const int64_t K = ta ? a.shape()[a.ndim() - 2] : a.shape()[a.ndim() - 1];
   if (K == 0) {
-    visit_dtype(out.dtype(), [&]<class T>() { std::fill(out.mutable_data<T>(), out.mutable_data<T>() + out.numel(), T(0)); });
+    visit_dtype(out.dtype(), [&]<class T>() {
+      std::fill(out.mutable_data<T>(), out.mutable_data<T>() + out.numel(), T(0));
+    });
     return {out};
   }
   switch (out.dtype()) {
-    case DType::F32: matmul_f32(a, b, ta, tb, out); break;
-    case DType::F64: matmul_loop<double>(a, b, ta, tb, out); break;
+    case DType::F32:
+      matmul_f32(a, b, ta, tb, out);
+      break;
+    case DType::F64:
+      matmul_loop<double>(a, b, ta, tb, out);
+      break;
     default:
       raise(ErrorKind::Internal, "matmul", "CPU kernel got a non-float operand", {{a.aval(), b.aval()}},
             current_user_loc());

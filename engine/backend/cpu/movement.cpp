@@ -39,8 +39,10 @@ bool reshape_strides(const Shape& old, const Ints& os, const Shape& shape, Ints*
   while (ni < newnd && oi < oldnd) {
     int64_t np = shape[ni], op = od[oi];
     while (np != op) {
-      if (np < op) np *= shape[nj++];
-      else op *= od[oj++];
+      if (np < op)
+        np *= shape[nj++];
+      else
+        op *= od[oj++];
     }
     for (size_t ok = oi; ok + 1 < oj; ++ok)
       if (ost[ok] != od[ok + 1] * ost[ok + 1]) return false;
@@ -59,8 +61,8 @@ TensorList reshape_kernel(const TensorList& in, const std::vector<AVal>& oa, con
   Ints st;
   if (reshape_strides(x.shape(), x.strides(), oa[0].shape, &st)) return {view_of(x, oa[0], x.offset(), st)};
   Tensor out = Tensor::empty(oa[0].shape, oa[0].dtype);
-  strided_copy(out.raw_mutable_data(), engine::contiguous_strides(x.shape()), x.raw_data(), x.strides(), x.shape(),
-               itemsize(x.dtype()));
+  strided_copy(out.raw_mutable_data(), engine::contiguous_strides(x.shape()), x.raw_data(), x.strides(),
+               x.shape(), itemsize(x.dtype()));
   return {out};
 }
 
@@ -103,7 +105,8 @@ TensorList pad_kernel(const TensorList& in, const std::vector<AVal>& oa, const P
   Tensor out = Tensor::empty(oa[0].shape, oa[0].dtype);
   const Ints &lo = p.get_ints("lo"), &interior = p.get_ints("interior");
   const double value = p.get_double("value");
-  visit_dtype(x.dtype(), [&]<class T>() { fill<T>(out.mutable_data<T>(), out.numel(), convert_value<T>(value)); });
+  visit_dtype(x.dtype(),
+              [&]<class T>() { fill<T>(out.mutable_data<T>(), out.numel(), convert_value<T>(value)); });
   if (x.numel() == 0) return {out};
   const Ints& ost = out.strides();
   int64_t off = 0;
@@ -175,18 +178,25 @@ TensorList gather_kernel(const TensorList& in, const std::vector<AVal>& oa, cons
   const char* xb = static_cast<const char*>(x.raw_data());
   char* ob = static_cast<char*>(out.raw_mutable_data());
   auto run = [&]<class IT>(const IT* ip) {
-    parallel_for(rows, Sn, [&](int64_t b, int64_t e) {
-      for (int64_t t = b; t < e; ++t) {
-        const int64_t pi = t / I, i = t % I;
-        const char* src = xb + (poff[pi] + clamp_index(ip[i], D) * sa) * int64_t(isz);
-        char* dst = ob + t * Sn * int64_t(isz);
-        if (flat) std::memcpy(dst, src, size_t(Sn) * isz);
-        else strided_copy(dst, sout, src, sstr, sshape, isz);
-      }
-    }, 1);
+    parallel_for(
+        rows, Sn,
+        [&](int64_t b, int64_t e) {
+          for (int64_t t = b; t < e; ++t) {
+            const int64_t pi = t / I, i = t % I;
+            const char* src = xb + (poff[pi] + clamp_index(ip[i], D) * sa) * int64_t(isz);
+            char* dst = ob + t * Sn * int64_t(isz);
+            if (flat)
+              std::memcpy(dst, src, size_t(Sn) * isz);
+            else
+              strided_copy(dst, sout, src, sstr, sshape, isz);
+          }
+        },
+        1);
   };
-  if (idx.dtype() == DType::U32) run(idx.data<uint32_t>());
-  else run(idx.data<int32_t>());
+  if (idx.dtype() == DType::U32)
+    run(idx.data<uint32_t>());
+  else
+    run(idx.data<int32_t>());
   return {out};
 }
 
@@ -195,23 +205,28 @@ template <class T, class IT>
 void scatter_impl(const IT* ip, int64_t I, const T* u, int64_t Pn, int64_t Sn, int64_t size, T* o) {
   constexpr int64_t kTile = 4096;
   const int64_t nt = (Sn + kTile - 1) / kTile;
-  parallel_for(Pn * nt, I * std::min(Sn, kTile), [&](int64_t b, int64_t e) {
-    for (int64_t t = b; t < e; ++t) {
-      const int64_t p = t / nt, s0 = (t % nt) * kTile, w = std::min(kTile, Sn - s0);
-      for (int64_t i = 0; i < I; ++i) {
-        const IT v = ip[i];
-        if constexpr (std::is_signed_v<IT>)
-          if (v < 0) continue;
-        if (int64_t(v) >= size) continue;
-        T* __restrict dst = o + (p * size + int64_t(v)) * Sn + s0;
-        const T* __restrict src = u + (p * I + i) * Sn + s0;
-        for (int64_t j = 0; j < w; ++j) {
-          if constexpr (std::is_integral_v<T>) dst[j] = static_cast<T>(uint32_t(dst[j]) + uint32_t(src[j]));
-          else dst[j] += src[j];
+  parallel_for(
+      Pn * nt, I * std::min(Sn, kTile),
+      [&](int64_t b, int64_t e) {
+        for (int64_t t = b; t < e; ++t) {
+          const int64_t p = t / nt, s0 = (t % nt) * kTile, w = std::min(kTile, Sn - s0);
+          for (int64_t i = 0; i < I; ++i) {
+            const IT v = ip[i];
+            if constexpr (std::is_signed_v<IT>)
+              if (v < 0) continue;
+            if (int64_t(v) >= size) continue;
+            T* __restrict dst = o + (p * size + int64_t(v)) * Sn + s0;
+            const T* __restrict src = u + (p * I + i) * Sn + s0;
+            for (int64_t j = 0; j < w; ++j) {
+              if constexpr (std::is_integral_v<T>)
+                dst[j] = static_cast<T>(uint32_t(dst[j]) + uint32_t(src[j]));
+              else
+                dst[j] += src[j];
+            }
+          }
         }
-      }
-    }
-  }, 1);
+      },
+      1);
 }
 
 TensorList scatter_add_kernel(const TensorList& in, const std::vector<AVal>& oa, const Params& params) {
@@ -221,17 +236,21 @@ TensorList scatter_add_kernel(const TensorList& in, const std::vector<AVal>& oa,
   const int64_t axis = params.get_int("axis"), size = params.get_int("size");
   const Shape& os = oa[0].shape;
   const int64_t Pn = engine::numel(std::span<const int64_t>(os.data(), size_t(axis)));
-  const int64_t Sn = engine::numel(std::span<const int64_t>(os.data() + axis + 1, os.size() - size_t(axis) - 1));
+  const int64_t Sn =
+      engine::numel(std::span<const int64_t>(os.data() + axis + 1, os.size() - size_t(axis) - 1));
   const int64_t I = idx.numel();
   visit_dtype(oa[0].dtype, [&]<class T>() {
     if constexpr (!std::is_same_v<T, bool>) {
       T* o = out.mutable_data<T>();
       fill<T>(o, out.numel(), T(0));
       if (out.numel() == 0 || I == 0) return;
-      if (idx.dtype() == DType::U32) scatter_impl<T, uint32_t>(idx.data<uint32_t>(), I, u.data<T>(), Pn, Sn, size, o);
-      else scatter_impl<T, int32_t>(idx.data<int32_t>(), I, u.data<T>(), Pn, Sn, size, o);
+      if (idx.dtype() == DType::U32)
+        scatter_impl<T, uint32_t>(idx.data<uint32_t>(), I, u.data<T>(), Pn, Sn, size, o);
+      else
+        scatter_impl<T, int32_t>(idx.data<int32_t>(), I, u.data<T>(), Pn, Sn, size, o);
     } else {
-      raise(ErrorKind::Internal, "scatter_add", "CPU kernel got bool updates", {{u.aval()}}, current_user_loc());
+      raise(ErrorKind::Internal, "scatter_add", "CPU kernel got bool updates", {{u.aval()}},
+            current_user_loc());
     }
   });
   return {out};

@@ -28,19 +28,25 @@ template <class T>
 struct SumOp {
   static T identity() { return T(0); }
   static T f(T a, T b) {
-    if constexpr (std::is_integral_v<T>) return static_cast<T>(uint32_t(a) + uint32_t(b));  // wraps
-    else return a + b;
+    if constexpr (std::is_integral_v<T>)
+      return static_cast<T>(uint32_t(a) + uint32_t(b));  // wraps
+    else
+      return a + b;
   }
 };
 template <class T>
 struct MaxOp {
   static T identity() {
-    if constexpr (std::is_floating_point_v<T>) return -std::numeric_limits<T>::infinity();
-    else return std::numeric_limits<T>::lowest();
+    if constexpr (std::is_floating_point_v<T>)
+      return -std::numeric_limits<T>::infinity();
+    else
+      return std::numeric_limits<T>::lowest();
   }
   static T f(T a, T b) {  // NaN-propagating
-    if constexpr (std::is_floating_point_v<T>) return (b > a || b != b) ? b : a;
-    else return b > a ? b : a;
+    if constexpr (std::is_floating_point_v<T>)
+      return (b > a || b != b) ? b : a;
+    else
+      return b > a ? b : a;
   }
 };
 
@@ -79,19 +85,25 @@ void tree_combine(T* v, int64_t n, int64_t width, int64_t stride) {
 template <class Op, class T>
 void reduce_rows(const T* x, int64_t K, int64_t sk, int64_t R, T* out) {
   if (R <= kChunk) {
-    parallel_for(K, R, [&](int64_t b, int64_t e) {
-      for (int64_t k = b; k < e; ++k) out[k] = pairwise<Op, T>(x + k * sk, R);
-    }, 1);
+    parallel_for(
+        K, R,
+        [&](int64_t b, int64_t e) {
+          for (int64_t k = b; k < e; ++k) out[k] = pairwise<Op, T>(x + k * sk, R);
+        },
+        1);
     return;
   }
   const int64_t nc = (R + kChunk - 1) / kChunk;
   std::vector<T> part(static_cast<size_t>(K * nc));
-  parallel_for(K * nc, kChunk, [&](int64_t b, int64_t e) {
-    for (int64_t t = b; t < e; ++t) {
-      const int64_t k = t / nc, c = t % nc;
-      part[t] = pairwise<Op, T>(x + k * sk + c * kChunk, std::min(kChunk, R - c * kChunk));
-    }
-  }, 1);
+  parallel_for(
+      K * nc, kChunk,
+      [&](int64_t b, int64_t e) {
+        for (int64_t t = b; t < e; ++t) {
+          const int64_t k = t / nc, c = t % nc;
+          part[t] = pairwise<Op, T>(x + k * sk + c * kChunk, std::min(kChunk, R - c * kChunk));
+        }
+      },
+      1);
   for (int64_t k = 0; k < K; ++k) {
     tree_combine<Op, T>(part.data() + k * nc, nc, 1, 1);
     out[k] = part[k * nc];
@@ -113,32 +125,41 @@ template <class Op, class T>
 void reduce_columns(const T* x, int64_t K, int64_t sk, int64_t R, int64_t sr, int64_t J, T* out) {
   const int64_t nb = (R + kRowBlock - 1) / kRowBlock, nt = (J + kColTile - 1) / kColTile;
   if (nb == 1) {
-    parallel_for(K * nt, R * std::min(J, kColTile), [&](int64_t b, int64_t e) {
-      for (int64_t t = b; t < e; ++t) {
-        const int64_t k = t / nt, j0 = (t % nt) * kColTile, w = std::min(kColTile, J - j0);
-        column_block<Op, T>(x + k * sk + j0, R, sr, w, out + k * J + j0);
-      }
-    }, 1);
+    parallel_for(
+        K * nt, R * std::min(J, kColTile),
+        [&](int64_t b, int64_t e) {
+          for (int64_t t = b; t < e; ++t) {
+            const int64_t k = t / nt, j0 = (t % nt) * kColTile, w = std::min(kColTile, J - j0);
+            column_block<Op, T>(x + k * sk + j0, R, sr, w, out + k * J + j0);
+          }
+        },
+        1);
     return;
   }
   // part[k][block][j]
   std::vector<T> part(static_cast<size_t>(K * nb * J));
-  parallel_for(K * nb * nt, kRowBlock * std::min(J, kColTile), [&](int64_t b, int64_t e) {
-    for (int64_t t = b; t < e; ++t) {
-      const int64_t k = t / (nb * nt), blk = (t / nt) % nb, j0 = (t % nt) * kColTile;
-      const int64_t w = std::min(kColTile, J - j0), r0 = blk * kRowBlock;
-      column_block<Op, T>(x + k * sk + r0 * sr + j0, std::min(kRowBlock, R - r0), sr, w,
-                          part.data() + (k * nb + blk) * J + j0);
-    }
-  }, 1);
-  parallel_for(K * nt, nb * std::min(J, kColTile), [&](int64_t b, int64_t e) {
-    for (int64_t t = b; t < e; ++t) {
-      const int64_t k = t / nt, j0 = (t % nt) * kColTile, w = std::min(kColTile, J - j0);
-      T* base = part.data() + k * nb * J + j0;
-      tree_combine<Op, T>(base, nb, w, J);
-      std::memcpy(out + k * J + j0, base, size_t(w) * sizeof(T));
-    }
-  }, 1);
+  parallel_for(
+      K * nb * nt, kRowBlock * std::min(J, kColTile),
+      [&](int64_t b, int64_t e) {
+        for (int64_t t = b; t < e; ++t) {
+          const int64_t k = t / (nb * nt), blk = (t / nt) % nb, j0 = (t % nt) * kColTile;
+          const int64_t w = std::min(kColTile, J - j0), r0 = blk * kRowBlock;
+          column_block<Op, T>(x + k * sk + r0 * sr + j0, std::min(kRowBlock, R - r0), sr, w,
+                              part.data() + (k * nb + blk) * J + j0);
+        }
+      },
+      1);
+  parallel_for(
+      K * nt, nb * std::min(J, kColTile),
+      [&](int64_t b, int64_t e) {
+        for (int64_t t = b; t < e; ++t) {
+          const int64_t k = t / nt, j0 = (t % nt) * kColTile, w = std::min(kColTile, J - j0);
+          T* base = part.data() + k * nb * J + j0;
+          tree_combine<Op, T>(base, nb, w, J);
+          std::memcpy(out + k * J + j0, base, size_t(w) * sizeof(T));
+        }
+      },
+      1);
 }
 
 struct Dim {
@@ -169,7 +190,8 @@ void reduce_impl(const Tensor& x, const std::vector<int64_t>& axes, const Tensor
   }
   // A full reduction may visit elements in any fixed order: memory order makes transposed inputs contiguous.
   if (!any_kept)
-    std::stable_sort(dims.begin(), dims.end(), [](const Dim& a, const Dim& b) { return a.stride > b.stride; });
+    std::stable_sort(dims.begin(), dims.end(),
+                     [](const Dim& a, const Dim& b) { return a.stride > b.stride; });
   std::vector<Dim> m;
   for (const Dim& d : dims) {
     if (!m.empty() && m.back().reduced == d.reduced && m.back().stride == d.stride * d.size) {
@@ -216,10 +238,18 @@ TensorList reduce_kernel(Prim p, const TensorList& in, const std::vector<AVal>& 
   Tensor out = Tensor::empty(oa[0].shape, oa[0].dtype);
   const std::vector<int64_t>& axes = params.get_ints("axes");
   switch (in[0].dtype()) {
-    case DType::I32: reduce_impl<Op<int32_t>, int32_t>(in[0], axes, out); break;
-    case DType::U32: reduce_impl<Op<uint32_t>, uint32_t>(in[0], axes, out); break;
-    case DType::F32: reduce_impl<Op<float>, float>(in[0], axes, out); break;
-    case DType::F64: reduce_impl<Op<double>, double>(in[0], axes, out); break;
+    case DType::I32:
+      reduce_impl<Op<int32_t>, int32_t>(in[0], axes, out);
+      break;
+    case DType::U32:
+      reduce_impl<Op<uint32_t>, uint32_t>(in[0], axes, out);
+      break;
+    case DType::F32:
+      reduce_impl<Op<float>, float>(in[0], axes, out);
+      break;
+    case DType::F64:
+      reduce_impl<Op<double>, double>(in[0], axes, out);
+      break;
     default:
       raise(ErrorKind::Internal, ops::prim_name(p), "CPU kernel got a bool operand", {{in[0].aval()}},
             current_user_loc());
@@ -292,7 +322,8 @@ void argmax_impl(const Tensor& x, int64_t axis, const Tensor& out) {
       if (sj == 1 && len >= 8) {
         column_argmax<T, I>(xp + off[1], R, sa, len, op + off[0]);
       } else {
-        for (int64_t j = 0; j < len; ++j) op[off[0] + j] = static_cast<I>(scan_argmax<T>(xp + off[1] + j * sj, R, sa));
+        for (int64_t j = 0; j < len; ++j)
+          op[off[0] + j] = static_cast<I>(scan_argmax<T>(xp + off[1] + j * sj, R, sa));
       }
     });
   });
@@ -302,16 +333,27 @@ TensorList argmax_kernel(const TensorList& in, const std::vector<AVal>& oa, cons
   Tensor out = Tensor::empty(oa[0].shape, oa[0].dtype);
   const int64_t axis = params.get_int("axis");
   auto with_index = [&]<class T>() {
-    if (oa[0].dtype == DType::U32) argmax_impl<T, uint32_t>(in[0], axis, out);
-    else argmax_impl<T, int32_t>(in[0], axis, out);
+    if (oa[0].dtype == DType::U32)
+      argmax_impl<T, uint32_t>(in[0], axis, out);
+    else
+      argmax_impl<T, int32_t>(in[0], axis, out);
   };
   switch (in[0].dtype()) {
-    case DType::I32: with_index.template operator()<int32_t>(); break;
-    case DType::U32: with_index.template operator()<uint32_t>(); break;
-    case DType::F32: with_index.template operator()<float>(); break;
-    case DType::F64: with_index.template operator()<double>(); break;
+    case DType::I32:
+      with_index.template operator()<int32_t>();
+      break;
+    case DType::U32:
+      with_index.template operator()<uint32_t>();
+      break;
+    case DType::F32:
+      with_index.template operator()<float>();
+      break;
+    case DType::F64:
+      with_index.template operator()<double>();
+      break;
     default:
-      raise(ErrorKind::Internal, "argmax", "CPU kernel got a bool operand", {{in[0].aval()}}, current_user_loc());
+      raise(ErrorKind::Internal, "argmax", "CPU kernel got a bool operand", {{in[0].aval()}},
+            current_user_loc());
   }
   return {out};
 }
@@ -319,10 +361,12 @@ TensorList argmax_kernel(const TensorList& in, const std::vector<AVal>& oa, cons
 }  // namespace
 
 void register_reduce_kernels() {
-  ops::def_mut(Prim::reduce_sum).cpu = [](const TensorList& in, const std::vector<AVal>& oa, const Params& p) {
+  ops::def_mut(Prim::reduce_sum).cpu = [](const TensorList& in, const std::vector<AVal>& oa,
+                                          const Params& p) {
     return reduce_kernel<SumOp>(Prim::reduce_sum, in, oa, p);
   };
-  ops::def_mut(Prim::reduce_max).cpu = [](const TensorList& in, const std::vector<AVal>& oa, const Params& p) {
+  ops::def_mut(Prim::reduce_max).cpu = [](const TensorList& in, const std::vector<AVal>& oa,
+                                          const Params& p) {
     return reduce_kernel<MaxOp>(Prim::reduce_max, in, oa, p);
   };
   ops::def_mut(Prim::argmax).cpu = argmax_kernel;

@@ -1,4 +1,5 @@
-// Fills PrimDef::cpu for every primitive except `call` (the evaluator runs its graph; see ops/rules/call.cpp).
+// Fills PrimDef::cpu for every primitive except `call` (the evaluator runs its graph; see
+// ops/rules/call.cpp).
 #include "engine/backend/cpu/kernels.h"
 #include "ops/registry.h"
 
