@@ -22,9 +22,8 @@ Tensor random_matrix(int64_t r, int64_t c, uint64_t seed) {
 }
 
 void set_counters(benchmark::State& st, int64_t M, int64_t N, int64_t K) {
-  st.counters["GFLOP/s"] =
-      benchmark::Counter(double(2 * M * N * K) * double(st.iterations()), benchmark::Counter::kIsRate,
-                         benchmark::Counter::kIs1000);
+  st.counters["GFLOP/s"] = benchmark::Counter(double(2 * M * N * K) * double(st.iterations()),
+                                              benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
 }
 
 void BM_Engine(benchmark::State& st) {
@@ -41,7 +40,8 @@ void BM_RawOneDNN(benchmark::State& st) {
   using tag = dnnl::memory::format_tag;
   dnnl::engine eng(dnnl::engine::kind::cpu, 0);
   dnnl::stream s(eng);
-  dnnl::memory::desc amd({M, K}, dt::f32, tag::ab), bmd({K, N}, dt::f32, tag::ab), cmd({M, N}, dt::f32, tag::ab);
+  dnnl::memory::desc amd({M, K}, dt::f32, tag::ab), bmd({K, N}, dt::f32, tag::ab),
+      cmd({M, N}, dt::f32, tag::ab);
   dnnl::matmul prim(dnnl::matmul::primitive_desc(dnnl::matmul::desc(amd, bmd, cmd), eng));
   const Tensor a = random_matrix(M, K, 1), b = random_matrix(K, N, 2);
   std::vector<float> c(size_t(M * N));

@@ -28,9 +28,9 @@ constexpr int64_t kCheap = 1, kTranscendental = 8;  // work per element, for the
 
 Tensor empty_like_aval(const AVal& a) { return Tensor::empty(a.shape, a.dtype); }
 
-// ============================================================================================================
+// ==========================================================================================================
 // 256-bit vector math
-// ============================================================================================================
+// ==========================================================================================================
 
 template <class T>
 struct Vec;
@@ -128,9 +128,9 @@ struct VLogistic {
   }
 };
 
-// ============================================================================================================
+// ==========================================================================================================
 // Unary driver
-// ============================================================================================================
+// ==========================================================================================================
 
 // A contiguous kernel y[0..n) = f(x[0..n)).
 template <class T, class U>
@@ -264,9 +264,9 @@ TensorList convert_kernel(const TensorList& in, const std::vector<AVal>& oa, con
   return {out};
 }
 
-// ============================================================================================================
+// ==========================================================================================================
 // Binary driver (also compare: U = bool)
-// ============================================================================================================
+// ==========================================================================================================
 
 template <class T, class U>
 using StridedBinary = void (*)(const T* a, int64_t sa, const T* b, int64_t sb, U* __restrict o, int64_t n);
@@ -460,15 +460,15 @@ TensorList pow_kernel(const TensorList& in, const std::vector<AVal>& oa, const P
   return {out};
 }
 
-// ============================================================================================================
+// ==========================================================================================================
 // select(cond, on_true, on_false)
-// ============================================================================================================
+// ==========================================================================================================
 
 template <class T>
-void select_run(const bool* c, int64_t sc, const T* t, int64_t st, const T* f, int64_t sf, T* __restrict o,
+void select_run(const uint8_t* c, int64_t sc, const T* t, int64_t st, const T* f, int64_t sf, T* __restrict o,
                 int64_t n) {
   if (sc == 1 && st == 1 && sf == 1) {
-    const bool* __restrict cc = c;
+    const uint8_t* __restrict cc = c;
     const T* __restrict tt = t;
     const T* __restrict ff = f;
     for (int64_t i = 0; i < n; ++i) o[i] = cc[i] ? tt[i] : ff[i];
@@ -488,7 +488,7 @@ TensorList select_kernel(const TensorList& in, const std::vector<AVal>& oa, cons
   const int64_t n = out.numel();
   if (n == 0) return {out};
   visit_dtype(oa[0].dtype, [&]<class T>() {
-    const bool* cp = ptr<const bool>(in[0]);
+    const uint8_t* cp = ptr<const uint8_t>(in[0]);  // bool storage read as bytes: vectorizes
     const T* tp = ptr<const T>(in[1]);
     const T* fp = ptr<const T>(in[2]);
     T* op = ptr<T>(out);

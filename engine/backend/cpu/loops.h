@@ -153,13 +153,12 @@ inline To convert_value(From v) {
   if constexpr (std::is_same_v<To, bool>) {
     return v != From(0);
   } else if constexpr (std::is_floating_point_v<From> && std::is_integral_v<To>) {
-    if (!(v == v)) return To(0);
-    constexpr double lo = double(std::numeric_limits<To>::lowest()),
-                     hi = double(std::numeric_limits<To>::max());
-    const double d = static_cast<double>(v);
-    if (d <= lo) return std::numeric_limits<To>::lowest();
-    if (d >= hi) return std::numeric_limits<To>::max();
-    return static_cast<To>(d);
+    // Written as selects with the cast reached only in range, so the loops that use it vectorize.
+    constexpr From lo = From(std::numeric_limits<To>::lowest()), hi = From(std::numeric_limits<To>::max());
+    return v != v    ? To(0)
+           : v <= lo ? std::numeric_limits<To>::lowest()
+           : v >= hi ? std::numeric_limits<To>::max()
+                     : static_cast<To>(v);
   } else {
     return static_cast<To>(v);
   }
