@@ -18,6 +18,7 @@ namespace {
 
 using engine::DType;
 using engine::ErrorKind;
+using rules::check_arity;
 
 // ---- dtype sets (bit i: DType i) ----
 constexpr uint32_t bit(DType d) { return 1u << static_cast<int>(d); }
@@ -37,15 +38,6 @@ std::string dtype_set_str(uint32_t mask) {
 }
 
 // ---- shape-rule checks (shared by the families) ----
-void check_arity(Prim p, std::span<const AVal> in, size_t n) {
-  if (in.size() != n)
-    rules::shape_fail(p, in,
-                      "expects " + std::to_string(n) + " operand" + (n == 1 ? "" : "s") + ", got " +
-                          std::to_string(in.size()),
-                      "call it through the public API (ops::" + std::string(prim_name(p)) + ")",
-                      ErrorKind::Value);
-}
-
 void check_dtype(Prim p, std::span<const AVal> in, size_t i, uint32_t allowed,
                  const char* role = "operands") {
   if (allowed & bit(in[i].dtype)) return;

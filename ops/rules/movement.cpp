@@ -19,17 +19,12 @@ namespace {
 
 using engine::DType;
 using engine::ErrorKind;
+using rules::check_arity;
 using Ints = std::vector<int64_t>;
 
 // ===========================================================================================================
 // Helpers
 // ===========================================================================================================
-
-void check_arity(Prim p, std::span<const AVal> in, size_t n) {
-  if (in.size() != n)
-    rules::shape_fail(p, in, "expects " + std::to_string(n) + " operand(s), got " + std::to_string(in.size()),
-                      "call it through the public API", ErrorKind::Value);
-}
 
 // A per-axis parameter must have one entry per operand axis.
 void check_len(Prim p, std::span<const AVal> in, const char* name, const Ints& v) {

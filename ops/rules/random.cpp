@@ -14,16 +14,9 @@ namespace {
 
 using engine::DType;
 using engine::ErrorKind;
+using rules::check_arity;
 
 constexpr const char* kNotDifferentiable = "not differentiable: integer output";
-
-void check_arity(Prim p, std::span<const AVal> in, size_t n) {
-  if (in.size() != n)
-    rules::shape_fail(p, in,
-                      "expects " + std::to_string(n) + " operand" + (n == 1 ? "" : "s") + ", got " +
-                          std::to_string(in.size()),
-                      "call it through the public API (ops::" + std::string(prim_name(p)) + ")", ErrorKind::Value);
-}
 
 void check_key(Prim p, std::span<const AVal> in) {
   const AVal& k = in[0];

@@ -13,13 +13,8 @@ namespace {
 
 using engine::DType;
 using engine::ErrorKind;
+using rules::check_arity;
 using Ints = std::vector<int64_t>;
-
-void check_arity(Prim p, std::span<const AVal> in, size_t n) {
-  if (in.size() != n)
-    rules::shape_fail(p, in, "expects " + std::to_string(n) + " operand(s), got " + std::to_string(in.size()),
-                      "call it through the public API", ErrorKind::Value);
-}
 
 void check_not_bool(Prim p, std::span<const AVal> in) {
   if (in[0].dtype == DType::Bool)

@@ -36,4 +36,11 @@ void shape_fail(Prim p, std::span<const AVal> in, const std::string& problem, co
   engine::raise(k, prim_name(p), problem, in, engine::current_user_loc(), hint);
 }
 
+void check_arity(Prim p, std::span<const AVal> in, size_t n) {
+  if (in.size() != n)
+    shape_fail(p, in,
+               "expects " + std::to_string(n) + " operand" + (n == 1 ? "" : "s") + ", got " + std::to_string(in.size()),
+               "call it through the public API (ops::" + std::string(prim_name(p)) + ")", engine::ErrorKind::Value);
+}
+
 }  // namespace ops::rules

@@ -26,6 +26,9 @@ Tensor zeros_of(const AVal& aval);
 // t, or zeros of `like`'s aval when t is null.
 Tensor instantiate(const Tensor& t, const AVal& like);
 
+// Throws (naming the primitive) unless there are exactly n operands.
+void check_arity(Prim p, std::span<const AVal> in, size_t n);
+
 // Shape-rule failures: throw an engine::Error of kind k naming the primitive, the operands and the user's line.
 [[noreturn]] void shape_fail(Prim p, std::span<const AVal> in, const std::string& problem,
                              const std::string& hint = {}, engine::ErrorKind k = engine::ErrorKind::Shape);
