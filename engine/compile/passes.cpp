@@ -129,22 +129,20 @@ Graph simplify(const Graph& g) {
         }
         break;
       case Prim::mul:
-        if (is_scalar_value(rw.scalar_const(in[1]), 1.0) && same_aval) { rw.alias(eq.outputs[0], in[0]); continue; }
-        if (is_scalar_value(rw.scalar_const(in[0]), 1.0) && ng.vars[in[1]] == g.vars[eq.outputs[0]]) {
-          rw.alias(eq.outputs[0], in[1]);
-          continue;
-        }
-        break;
       case Prim::add:
-        if (is_scalar_value(rw.scalar_const(in[1]), 0.0) && same_aval) { rw.alias(eq.outputs[0], in[0]); continue; }
-        if (is_scalar_value(rw.scalar_const(in[0]), 0.0) && ng.vars[in[1]] == g.vars[eq.outputs[0]]) {
-          rw.alias(eq.outputs[0], in[1]);
+      case Prim::sub: {
+        // x op unit -> x (and unit op x -> x for the commutative ops), where unit is op's identity and the
+        // result has x's aval (so no broadcast is lost).
+        const double unit = eq.prim == Prim::mul ? 1.0 : 0.0;
+        const int keep = is_scalar_value(rw.scalar_const(in[1]), unit) ? in[0]
+                         : eq.prim != Prim::sub && is_scalar_value(rw.scalar_const(in[0]), unit) ? in[1]
+                                                                                                : -1;
+        if (keep >= 0 && ng.vars[keep] == g.vars[eq.outputs[0]]) {
+          rw.alias(eq.outputs[0], keep);
           continue;
         }
         break;
-      case Prim::sub:
-        if (is_scalar_value(rw.scalar_const(in[1]), 0.0) && same_aval) { rw.alias(eq.outputs[0], in[0]); continue; }
-        break;
+      }
       case Prim::neg:
         if (auto it = neg_of.find(in[0]); it != neg_of.end()) {
           rw.alias(eq.outputs[0], it->second);
