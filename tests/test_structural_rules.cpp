@@ -50,27 +50,6 @@ Tensor eval(Prim p, const TensorList& args, const Params& params = {}) {
   return engine::bind1(p, args, params);
 }
 
-Tensor normal_like(Rng& rng, const Tensor& like) {
-  std::normal_distribution<double> nd;
-  std::vector<double> v(static_cast<size_t>(like.numel()));
-  for (auto& x : v) x = nd(rng);
-  return Tensor::from_vector(v, like.shape());
-}
-
-Tensor axpy(const Tensor& x, const Tensor& v, double a) {
-  auto xs = to_f64(x), vs = to_f64(v);
-  for (size_t i = 0; i < xs.size(); ++i) xs[i] += a * vs[i];
-  return Tensor::from_vector(xs, x.shape());
-}
-
-double dot(const Tensor& a, const Tensor& b) {
-  auto x = to_f64(a), y = to_f64(b);
-  EXPECT_EQ(x.size(), y.size());
-  double s = 0;
-  for (size_t i = 0; i < x.size(); ++i) s += x[i] * y[i];
-  return s;
-}
-
 // Inserts a batch axis at `axis` by stacking xs (each of shape `ex`, dtype dt) on the host.
 Tensor stack_at(const std::vector<Tensor>& xs, int axis, const Shape& ex, DType dt) {
   Shape s = ex;

@@ -72,9 +72,7 @@ std::string compare(const Tensor& actual, const Tensor& expected, double atol, d
   return os.str();
 }
 
-namespace {
-
-Tensor axpy(const Tensor& x, const Tensor& v, double a) {  // x + a v on the host, f64
+Tensor axpy(const Tensor& x, const Tensor& v, double a) {
   auto xs = to_f64(x), vs = to_f64(v);
   for (size_t i = 0; i < xs.size(); ++i) xs[i] += a * vs[i];
   return Tensor::from_vector(xs, x.shape());
@@ -87,22 +85,24 @@ double dot(const Tensor& a, const Tensor& b) {
   return s;
 }
 
-Tensor rand_like_normal(Rng& rng, const Tensor& t) {
+Tensor normal_like(Rng& rng, const Tensor& like) {
   std::normal_distribution<double> nd;
-  std::vector<double> v(static_cast<size_t>(t.numel()));
+  std::vector<double> v(static_cast<size_t>(like.numel()));
   for (auto& x : v) x = nd(rng);
-  return Tensor::from_vector(v, t.shape());
+  return Tensor::from_vector(v, like.shape());
 }
+
+namespace {
 
 std::string check_grads_once(const FlatFn& f, const std::vector<Tensor>& args, const GradCheck& opt, Rng& rng,
                              int order) {
   std::vector<Tensor> v(args.size());
   for (size_t i = 0; i < args.size(); ++i)
-    if (is_float(args[i].dtype())) v[i] = rand_like_normal(rng, args[i]);
+    if (is_float(args[i].dtype())) v[i] = normal_like(rng, args[i]);
   std::vector<Tensor> ys = f(args);
   std::vector<Tensor> u(ys.size());
   for (size_t j = 0; j < ys.size(); ++j)
-    if (is_float(ys[j].dtype())) u[j] = rand_like_normal(rng, ys[j]);
+    if (is_float(ys[j].dtype())) u[j] = normal_like(rng, ys[j]);
 
   auto [ys2, tys] = engine::jvp_flat(f, args, v);
   std::ostringstream err;

@@ -23,6 +23,10 @@ Tensor rand_tensor(Rng& rng, const Shape& shape, DType dtype, double lo = -1.0, 
 // Values with |x| in [lo, hi) and a random sign: keeps inputs away from a kink at 0.
 Tensor rand_away_from_zero(Rng& rng, const Shape& shape, double lo, double hi, DType dtype = DType::F64);
 std::vector<double> to_f64(const Tensor& t);  // any dtype, row-major
+// Host arithmetic on f64 copies, for finite differences and inner products in tests.
+Tensor normal_like(Rng& rng, const Tensor& like);          // standard normal f64, like's shape
+Tensor axpy(const Tensor& x, const Tensor& v, double a);   // x + a v
+double dot(const Tensor& a, const Tensor& b);
 // Max |a - b| / (atol + rtol * |b|) over elements; <= 1 means close. Shapes must match (else +inf).
 double closeness(const Tensor& a, const Tensor& b, double atol, double rtol);
 // Gtest-friendly: empty string when close, else a description with both tensors.
