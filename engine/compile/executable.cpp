@@ -2,13 +2,28 @@
 #include "engine/compile/executable.h"
 
 #include "engine/compile/passes.h"
+#include "engine/compile/program.h"
 #include "engine/interp/interpreter.h"
 
 namespace engine {
 
+Executable::~Executable() = default;
+
+const Program& Executable::program() const {
+  std::call_once(lowered_, [&] { program_ = lower(graph); });
+  return *program_;
+}
+
+std::string Executable::program_str() const { return program().str(graph); }
+
+void Executable::run(std::span<const Tensor> args, std::span<Tensor> results) const {
+  program().run(args, results);
+}
+
 std::vector<Tensor> Executable::run(const std::vector<Tensor>& args) const {
-  InterpreterScope scope(eval_interpreter());
-  return eval_graph(graph, args);
+  std::vector<Tensor> results(graph.outputs.size());
+  run(std::span<const Tensor>(args), std::span<Tensor>(results));
+  return results;
 }
 
 std::shared_ptr<Executable> compile(const Graph& g) {

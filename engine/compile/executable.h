@@ -1,6 +1,8 @@
 // A compiled graph: the result of jit's passes and lowering, run on concrete inputs.
 #pragma once
 #include <memory>
+#include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -8,10 +10,23 @@
 
 namespace engine {
 
+struct Program;
+
 struct Executable {
   Graph graph;  // after passes
-  // Runs on concrete inputs of the traced avals (the caller checked them) on the CPU backend.
+  // Runs on concrete inputs of the traced avals (the caller checked them) on the CPU backend. The graph is
+  // lowered on the first run (its constants are concrete by then).
   std::vector<Tensor> run(const std::vector<Tensor>& args) const;
+  void run(std::span<const Tensor> args, std::span<Tensor> results) const;  // allocation-free form
+  // The lowered program (lowering it now if needed): steps, fusion and the arena, for tests and debugging.
+  const Program& program() const;
+  std::string program_str() const;
+
+  ~Executable();
+
+ private:
+  mutable std::once_flag lowered_;
+  mutable std::unique_ptr<Program> program_;
 };
 
 // Runs the passes and lowers the graph.

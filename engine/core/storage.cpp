@@ -69,7 +69,7 @@ std::shared_ptr<Storage> allocate_cpu(size_t bytes) {
 }
 
 Storage::~Storage() {
-  if (!data || device != Device::CPU) return;
+  if (!data || borrowed || device != Device::CPU) return;
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.mu);
   c.stats.live_bytes -= bytes;

@@ -14,6 +14,9 @@ struct Storage {
   void* data = nullptr;
   size_t bytes = 0;
   Device device = Device::CPU;
+  // A borrowed block belongs to someone else (a compiled executable's arena, a caller's buffer bound for one
+  // run): the Storage only points at it and never frees it.
+  bool borrowed = false;
   Storage() = default;
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;

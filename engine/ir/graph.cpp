@@ -21,11 +21,6 @@ std::vector<AVal> Graph::output_avals() const {
 
 namespace {
 
-std::string var_name(int id) {  // a, b, ..., z, aa, ab, ... (bijective base 26)
-  std::string s;
-  for (int n = id; n >= 0; n = n / 26 - 1) s.push_back(char('a' + n % 26));
-  return std::string(s.rbegin(), s.rend());
-}
 
 std::string literal_text(const Tensor& t) {
   std::ostringstream os;
@@ -35,6 +30,12 @@ std::string literal_text(const Tensor& t) {
 }
 
 }  // namespace
+
+std::string var_name(int id) {
+  std::string s;
+  for (int n = id; n >= 0; n = n / 26 - 1) s.push_back(char('a' + n % 26));
+  return std::string(s.rbegin(), s.rend());
+}
 
 std::string Graph::str(bool with_locations) const {
   // Scalar concrete constants print inline as literals; others are listed as constvars.

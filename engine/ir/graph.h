@@ -58,6 +58,9 @@ struct Graph {
   void verify() const;
 };
 
+// The printed name of variable `id`: a, b, ..., z, aa, ab, ... (bijective base 26).
+std::string var_name(int id);
+
 using FlatFn = std::function<std::vector<Tensor>(const std::vector<Tensor>&)>;
 
 // Traces fn on abstract inputs of the given avals into a graph (the make_jaxpr of this engine).

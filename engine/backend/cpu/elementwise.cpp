@@ -7,6 +7,7 @@
 #include <immintrin.h>
 #include <sleef.h>
 
+#include "engine/backend/cpu/elementwise_fns.h"
 #include "engine/backend/cpu/kernels.h"
 #include "engine/backend/cpu/loops.h"
 
@@ -510,7 +511,116 @@ TensorList select_kernel(const TensorList& in, const std::vector<AVal>& oa, cons
   return {out};
 }
 
+// ---- the same loops as run functions over one strided run, for the fused kernels of compiled code ----
+
+template <class T, class U, ContigUnary<T, U> Fn>
+void unary_run(const void* const* in, const int64_t* s, void* o, int64_t n) {
+  run_strided_unary<T, U>(Fn, static_cast<const T*>(in[0]), s[0], static_cast<U*>(o), n);
+}
+template <class T, class U, StridedBinary<T, U> Fn>
+void binary_run(const void* const* in, const int64_t* s, void* o, int64_t n) {
+  Fn(static_cast<const T*>(in[0]), s[0], static_cast<const T*>(in[1]), s[1], static_cast<U*>(o), n);
+}
+template <class T>
+void select_run_any(const void* const* in, const int64_t* s, void* o, int64_t n) {
+  select_run<T>(static_cast<const uint8_t*>(in[0]), s[0], static_cast<const T*>(in[1]), s[1],
+                static_cast<const T*>(in[2]), s[2], static_cast<T*>(o), n);
+}
+
+template <class Op>
+RunFn float_unary_fn(DType t) {
+  if (t == DType::F32) return &unary_run<float, float, &vec_unary<Op, float>>;
+  if (t == DType::F64) return &unary_run<double, double, &vec_unary<Op, double>>;
+  return nullptr;
+}
+template <class F>
+RunFn signed_unary_fn(DType t) {
+  if (t == DType::I32) return &unary_run<int32_t, int32_t, &scalar_unary<F, int32_t, int32_t>>;
+  if (t == DType::F32) return &unary_run<float, float, &scalar_unary<F, float, float>>;
+  if (t == DType::F64) return &unary_run<double, double, &scalar_unary<F, double, double>>;
+  return nullptr;
+}
+template <class F>
+RunFn numeric_binary_fn(DType t) {
+  RunFn fn = nullptr;
+  if (t != DType::Bool)
+    visit_dtype(t, [&]<class T>() { fn = &binary_run<T, T, &scalar_binary<F, T, T>>; });
+  return fn;
+}
+template <class F>
+RunFn compare_fn(DType t) {
+  RunFn fn = nullptr;
+  visit_dtype(t, [&]<class T>() { fn = &binary_run<T, bool, &scalar_binary<F, T, bool>>; });
+  return fn;
+}
+
 }  // namespace
+
+RunFn elementwise_run_fn(Prim p, DType operand, DType out) {
+  switch (p) {
+#define QGF_FLOAT_UNARY(prim, Op) \
+  case Prim::prim:                \
+    return float_unary_fn<Op>(operand);
+    QGF_FLOAT_UNARY(exp, VExp)
+    QGF_FLOAT_UNARY(log, VLog)
+    QGF_FLOAT_UNARY(log1p, VLog1p)
+    QGF_FLOAT_UNARY(expm1, VExpm1)
+    QGF_FLOAT_UNARY(sin, VSin)
+    QGF_FLOAT_UNARY(cos, VCos)
+    QGF_FLOAT_UNARY(tanh, VTanh)
+    QGF_FLOAT_UNARY(erf, VErf)
+    QGF_FLOAT_UNARY(logistic, VLogistic)
+    QGF_FLOAT_UNARY(sqrt, VSqrt)
+    QGF_FLOAT_UNARY(rsqrt, VRsqrt)
+    QGF_FLOAT_UNARY(floor, VFloor)
+#undef QGF_FLOAT_UNARY
+    case Prim::neg: return signed_unary_fn<SNeg>(operand);
+    case Prim::abs: return signed_unary_fn<SAbs>(operand);
+    case Prim::sign: return signed_unary_fn<SSign>(operand);
+    case Prim::add: return numeric_binary_fn<SAdd>(operand);
+    case Prim::sub: return numeric_binary_fn<SSub>(operand);
+    case Prim::mul: return numeric_binary_fn<SMul>(operand);
+    case Prim::div: return numeric_binary_fn<SDiv>(operand);
+    case Prim::max: return numeric_binary_fn<SMax>(operand);
+    case Prim::min: return numeric_binary_fn<SMin>(operand);
+    case Prim::pow:
+      return operand == DType::F32   ? &binary_run<float, float, &vec_binary<VPow, float>>
+             : operand == DType::F64 ? &binary_run<double, double, &vec_binary<VPow, double>>
+                                     : nullptr;
+    case Prim::eq: return compare_fn<SEq>(operand);
+    case Prim::ne: return compare_fn<SNe>(operand);
+    case Prim::lt: return compare_fn<SLt>(operand);
+    case Prim::le: return compare_fn<SLe>(operand);
+    case Prim::gt: return compare_fn<SGt>(operand);
+    case Prim::ge: return compare_fn<SGe>(operand);
+    case Prim::select: {
+      RunFn fn = nullptr;
+      visit_dtype(out, [&]<class T>() { fn = &select_run_any<T>; });
+      return fn;
+    }
+    case Prim::convert: {
+      RunFn fn = nullptr;
+      visit_dtype(operand, [&]<class T>() {
+        visit_dtype(out, [&]<class U>() { fn = &unary_run<T, U, &scalar_unary<SConvert, T, U>>; });
+      });
+      return fn;
+    }
+    default:
+      return nullptr;
+  }
+}
+
+int64_t elementwise_cost(Prim p) {
+  switch (p) {
+    case Prim::exp: case Prim::log: case Prim::log1p: case Prim::expm1: case Prim::sin: case Prim::cos:
+    case Prim::tanh: case Prim::erf: case Prim::logistic: case Prim::pow:
+      return kTranscendental;
+    case Prim::div: case Prim::sqrt: case Prim::rsqrt:
+      return 2;
+    default:
+      return kCheap;
+  }
+}
 
 void register_elementwise_kernels() {
   auto set = [](Prim p, ops::Kernel k) { ops::def_mut(p).cpu = std::move(k); };

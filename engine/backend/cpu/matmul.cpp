@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/backend/cpu/compiled_kernels.h"
 #include "engine/backend/cpu/kernels.h"
 #include "engine/backend/cpu/loops.h"
 
@@ -313,33 +314,79 @@ void matmul_f32(const Tensor& a0, const Tensor& b0, bool ta, bool tb, const Tens
   s.wait();
 }
 
-TensorList matmul_kernel(const TensorList& in, const std::vector<AVal>& oa, const Params& p) {
-  Tensor out = Tensor::empty(oa[0].shape, oa[0].dtype);
-  if (out.numel() == 0) return {out};
-  const Tensor &a = in[0], &b = in[1];
-  const bool ta = p.get_bool("transpose_a"), tb = p.get_bool("transpose_b");
+// out = op(a) @ op(b) into a dense out, on whichever path fits the dtype and layouts.
+void matmul_into(const Tensor& a, const Tensor& b, bool ta, bool tb, const Tensor& out) {
+  if (out.numel() == 0) return;
   const int64_t K = ta ? a.shape()[a.ndim() - 2] : a.shape()[a.ndim() - 1];
   if (K == 0) {
     visit_dtype(out.dtype(), [&]<class T>() {
       std::fill(out.mutable_data<T>(), out.mutable_data<T>() + out.numel(), T(0));
     });
-    return {out};
+    return;
   }
   switch (out.dtype()) {
     case DType::F32:
-      matmul_f32(a, b, ta, tb, out);
-      break;
+      return matmul_f32(a, b, ta, tb, out);
     case DType::F64:
-      matmul_loop<double>(a, b, ta, tb, out);
-      break;
+      return matmul_loop<double>(a, b, ta, tb, out);
     default:
       raise(ErrorKind::Internal, "matmul", "CPU kernel got a non-float operand", {{a.aval(), b.aval()}},
             current_user_loc());
   }
+}
+
+TensorList matmul_kernel(const TensorList& in, const std::vector<AVal>& oa, const Params& p) {
+  Tensor out = Tensor::empty(oa[0].shape, oa[0].dtype);
+  matmul_into(in[0], in[1], p.get_bool("transpose_a"), p.get_bool("transpose_b"), out);
   return {out};
 }
 
 }  // namespace
+
+struct MatmulPlan {
+  Tensor a, b, out;
+  bool ta = false, tb = false;
+  std::shared_ptr<const CacheEntry> entry;  // null: run matmul_into
+  dnnl::memory src, wei, dst;
+  dnnl_exec_arg_t args[3] = {};
+};
+
+std::shared_ptr<MatmulPlan> plan_matmul(const Tensor& a, const Tensor& b, bool ta, bool tb, const Tensor& out) {
+  auto plan = std::make_shared<MatmulPlan>();
+  plan->a = a;
+  plan->b = b;
+  plan->out = out;
+  plan->ta = ta;
+  plan->tb = tb;
+  const int64_t K = ta ? a.shape()[a.ndim() - 2] : a.shape()[a.ndim() - 1];
+  if (out.dtype() != DType::F32 || out.numel() == 0 || K == 0) return plan;
+  Problem pr;
+  int nb = 0;
+  if (!make_problem(a, b, ta, tb, out, &pr, &nb)) return plan;
+  std::shared_ptr<const CacheEntry> e = get_primitive(pr);
+  if (!e->usable) return plan;
+  plan->entry = e;
+  plan->src = dnnl::memory(e->src, dnnl_engine(), DNNL_MEMORY_NONE);
+  plan->wei = dnnl::memory(e->wei, dnnl_engine(), DNNL_MEMORY_NONE);
+  plan->dst = dnnl::memory(e->dst, dnnl_engine(), DNNL_MEMORY_NONE);
+  plan->args[0] = {DNNL_ARG_SRC, plan->src.get()};
+  plan->args[1] = {DNNL_ARG_WEIGHTS, plan->wei.get()};
+  plan->args[2] = {DNNL_ARG_DST, plan->dst.get()};
+  return plan;
+}
+
+void run_matmul(const MatmulPlan& p) {
+  if (!p.entry) return matmul_into(p.a, p.b, p.ta, p.tb, p.out);
+  // The C API with a fixed argument array: the C++ execute() builds a vector of arguments on every call.
+  dnnl_memory_set_data_handle(p.src.get(), const_cast<void*>(p.a.raw_data()));
+  dnnl_memory_set_data_handle(p.wei.get(), const_cast<void*>(p.b.raw_data()));
+  dnnl_memory_set_data_handle(p.dst.get(), p.out.raw_mutable_data());
+  dnnl_stream_t s = dnnl_stream().get();
+  if (dnnl_primitive_execute(p.entry->prim.get(), s, 3, p.args) != dnnl_success || dnnl_stream_wait(s) != dnnl_success)
+    raise(ErrorKind::Internal, "matmul", "oneDNN failed to execute a planned matmul", {{p.a.aval(), p.b.aval()}}, {});
+}
+
+bool matmul_plan_uses_onednn(const MatmulPlan& p) { return p.entry != nullptr; }
 
 void register_matmul_kernels() { ops::def_mut(Prim::matmul).cpu = matmul_kernel; }
 

@@ -8,6 +8,7 @@
 // blocks they compute. Layouts that fit neither pattern are first copied to [kept..., reduced...] order.
 #include <vector>
 
+#include "engine/backend/cpu/compiled_kernels.h"
 #include "engine/backend/cpu/kernels.h"
 #include "engine/backend/cpu/loops.h"
 
@@ -179,29 +180,34 @@ void reduce_impl(const Tensor& x, const std::vector<int64_t>& axes, const Tensor
     return;
   }
   const T* xp = x.data<T>();
-  std::vector<Dim> dims;
+  // Fixed-size arrays, not vectors: compiled code calls this on its hot path, which must not allocate.
+  if (x.ndim() > kMaxRank) rank_too_large(x.ndim());
+  Dim dims[kMaxRank];
+  size_t nd0 = 0;
   bool any_kept = false;
   for (int i = 0, k = 0; i < x.ndim(); ++i) {
     const bool red = k < int(axes.size()) && axes[k] == i;
     if (red) ++k;
     if (x.shape()[i] == 1) continue;
-    dims.push_back({x.shape()[i], x.strides()[i], red});
+    dims[nd0++] = {x.shape()[i], x.strides()[i], red};
     any_kept |= !red;
   }
   // A full reduction may visit elements in any fixed order: memory order makes transposed inputs contiguous.
-  if (!any_kept)
-    std::stable_sort(dims.begin(), dims.end(),
-                     [](const Dim& a, const Dim& b) { return a.stride > b.stride; });
-  std::vector<Dim> m;
-  for (const Dim& d : dims) {
-    if (!m.empty() && m.back().reduced == d.reduced && m.back().stride == d.stride * d.size) {
-      m.back().size *= d.size;
-      m.back().stride = d.stride;
+  if (!any_kept)  // insertion sort: stable, and unlike std::stable_sort it never allocates a buffer
+    for (size_t i = 1; i < nd0; ++i)
+      for (size_t j = i; j > 0 && dims[j - 1].stride < dims[j].stride; --j) std::swap(dims[j - 1], dims[j]);
+  Dim m[kMaxRank];
+  size_t nm = 0;
+  for (size_t i = 0; i < nd0; ++i) {
+    const Dim& d = dims[i];
+    if (nm > 0 && m[nm - 1].reduced == d.reduced && m[nm - 1].stride == d.stride * d.size) {
+      m[nm - 1].size *= d.size;
+      m[nm - 1].stride = d.stride;
     } else {
-      m.push_back(d);
+      m[nm++] = d;
     }
   }
-  const size_t nd = m.size();
+  const size_t nd = nm;
   if (nd == 0 || (nd == 1 && m[0].reduced && m[0].stride == 1)) {  // one contiguous run (or one element)
     reduce_rows<Op, T>(xp, 1, 0, R, op);
     return;
@@ -234,26 +240,26 @@ void reduce_impl(const Tensor& x, const std::vector<int64_t>& axes, const Tensor
 }
 
 template <template <class> class Op>
-TensorList reduce_kernel(Prim p, const TensorList& in, const std::vector<AVal>& oa, const Params& params) {
-  Tensor out = Tensor::empty(oa[0].shape, oa[0].dtype);
-  const std::vector<int64_t>& axes = params.get_ints("axes");
-  switch (in[0].dtype()) {
+void reduce_dispatch(Prim p, const Tensor& x, const std::vector<int64_t>& axes, const Tensor& out) {
+  switch (x.dtype()) {
     case DType::I32:
-      reduce_impl<Op<int32_t>, int32_t>(in[0], axes, out);
-      break;
+      return reduce_impl<Op<int32_t>, int32_t>(x, axes, out);
     case DType::U32:
-      reduce_impl<Op<uint32_t>, uint32_t>(in[0], axes, out);
-      break;
+      return reduce_impl<Op<uint32_t>, uint32_t>(x, axes, out);
     case DType::F32:
-      reduce_impl<Op<float>, float>(in[0], axes, out);
-      break;
+      return reduce_impl<Op<float>, float>(x, axes, out);
     case DType::F64:
-      reduce_impl<Op<double>, double>(in[0], axes, out);
-      break;
+      return reduce_impl<Op<double>, double>(x, axes, out);
     default:
-      raise(ErrorKind::Internal, ops::prim_name(p), "CPU kernel got a bool operand", {{in[0].aval()}},
+      raise(ErrorKind::Internal, ops::prim_name(p), "CPU kernel got a bool operand", {{x.aval()}},
             current_user_loc());
   }
+}
+
+template <template <class> class Op>
+TensorList reduce_kernel(Prim p, const TensorList& in, const std::vector<AVal>& oa, const Params& params) {
+  Tensor out = Tensor::empty(oa[0].shape, oa[0].dtype);
+  reduce_dispatch<Op>(p, in[0], params.get_ints("axes"), out);
   return {out};
 }
 
@@ -359,6 +365,12 @@ TensorList argmax_kernel(const TensorList& in, const std::vector<AVal>& oa, cons
 }
 
 }  // namespace
+
+void reduce_into(Prim p, const Tensor& x, const std::vector<int64_t>& axes, const Tensor& out) {
+  if (p == Prim::reduce_sum) return reduce_dispatch<SumOp>(p, x, axes, out);
+  if (p == Prim::reduce_max) return reduce_dispatch<MaxOp>(p, x, axes, out);
+  raise(ErrorKind::Internal, ops::prim_name(p), "reduce_into takes reduce_sum or reduce_max", {}, {});
+}
 
 void register_reduce_kernels() {
   ops::def_mut(Prim::reduce_sum).cpu = [](const TensorList& in, const std::vector<AVal>& oa,
