@@ -85,6 +85,19 @@ class Jitted {
     return last_ ? last_->exe->graph.str() : std::string();
   }
 
+  // The lowered program for these arguments: its steps (kernels), fusion groups and arena.
+  template <class... Args>
+  std::string program(const Args&... args) const {
+    (void)(*this)(args...);
+    return last_ ? last_->exe->program_str() : std::string();
+  }
+  // The executable for these arguments (compiling it if needed), for structural tests.
+  template <class... Args>
+  std::shared_ptr<Executable> executable(const Args&... args) const {
+    (void)(*this)(args...);
+    return last_ ? last_->exe : nullptr;
+  }
+
   JitStats stats() const { return cache_->stats(); }
   size_t cache_size() const { return cache_->size(); }
   std::string last_warning() const { return cache_->last_warning(); }

@@ -1,6 +1,10 @@
 // Running and printing lowered programs (program.h).
 #include "engine/compile/program.h"
 
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+
 #include "engine/backend/cpu/loops.h"
 #include "ops/registry.h"
 
@@ -39,6 +43,30 @@ bool reusable(const Tensor& t) {
 
 }  // namespace
 
+bool profiling_enabled() {
+  static const bool on = [] {
+    const char* v = std::getenv("QGF_PROFILE_STEPS");
+    return v && *v && std::string(v) != "0";
+  }();
+  return on;
+}
+
+std::string Program::profile_str(const Graph& g) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (profiled_runs_ == 0) return "no profiled runs (set QGF_PROFILE_STEPS=1)\n";
+  const std::string text = str(g);
+  std::string out;
+  size_t pos = 0;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const size_t eol = text.find('\n', pos);
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%9.1f us ", step_ns_[i] / 1e3 / double(profiled_runs_));
+    out += buf + text.substr(pos, eol - pos).substr(0, 160) + "\n";
+    pos = eol + 1;
+  }
+  return out;
+}
+
 void Program::run(std::span<const Tensor> args, std::span<Tensor> results) const {
   std::lock_guard<std::mutex> lock(mu_);
   staged_args_.resize(arg_slots.size());
@@ -70,7 +98,17 @@ void Program::run(std::span<const Tensor> args, std::span<Tensor> results) const
     results[k] = pool[kPoolDepth - 1];
     out_slots[rule.slot]->data = results[k].storage()->data;
   }
-  for (const Step& st : steps) run_step(st);
+  if (profiling_enabled()) {
+    step_ns_.resize(steps.size());
+    for (size_t i = 0; i < steps.size(); ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      run_step(steps[i]);
+      step_ns_[i] += std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count();
+    }
+    ++profiled_runs_;
+  } else {
+    for (const Step& st : steps) run_step(st);
+  }
   for (size_t k = 0; k < outputs.size(); ++k) {
     const OutputRule& rule = outputs[k];
     switch (rule.kind) {

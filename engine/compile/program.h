@@ -63,15 +63,21 @@ struct Program {
   // One line per step, then the arena: golden tests read this.
   std::string str(const Graph& g) const;
   size_t num_kernels() const { return steps.size(); }
+  // With QGF_PROFILE_STEPS=1, runs time every step; this prints the mean time per step beside the step.
+  std::string profile_str(const Graph& g) const;
 
  private:
   mutable std::mutex mu_;  // runs of one program are serialized: they share the arena
   // Recently returned outputs, reused once the caller has dropped them (see program.cpp).
   static constexpr int kPoolDepth = 3;
   mutable std::vector<std::array<Tensor, kPoolDepth>> pool_;
-  mutable std::vector<Tensor> staged_args_;  // contiguous copies of strided arguments (rare)
+  mutable std::vector<Tensor> staged_args_;
+  mutable std::vector<double> step_ns_;
+  mutable int64_t profiled_runs_ = 0;  // contiguous copies of strided arguments (rare)
   friend std::unique_ptr<Program> lower(const Graph& g);
 };
+
+bool profiling_enabled();  // QGF_PROFILE_STEPS=1
 
 // Lowers an optimized graph (engine/compile/passes.h) whose constants are concrete.
 std::unique_ptr<Program> lower(const Graph& g);

@@ -11,6 +11,11 @@ namespace engine::backend::cpu {
 
 namespace {
 
+// Scratch registers sit kSlotStride uint64s apart. Not a power of two on purpose: slots exactly 4 KiB apart
+// make loads from one register and stores to another alias in the store buffer (4K aliasing), which made
+// fused kernels several times slower.
+constexpr int64_t kSlotStride = kFuseBlock + 24;
+
 using Reg = FusedProgram::Reg;
 using RegKind = FusedProgram::RegKind;
 using Read = FusedProgram::Reg::Read;
@@ -25,6 +30,13 @@ bool all_strides_zero(const Tensor& t) {
 void copy_strided(char* dst, const char* src, int64_t s, int64_t n, size_t isz) {
   if (s == 1) {
     std::memcpy(dst, src, size_t(n) * isz);
+    return;
+  }
+  if (s == 0 && isz == 4) {
+    uint32_t v;
+    std::memcpy(&v, src, 4);
+    uint32_t* d = reinterpret_cast<uint32_t*>(dst);
+    std::fill(d, d + n, v);
     return;
   }
   switch (isz) {
@@ -134,6 +146,9 @@ void FusedProgram::finalize() {
       raise(ErrorKind::Internal, "fused", "an output of " + std::to_string(o.dst.numel()) +
             " elements in a program over " + shape_str(shape), {}, {}, "this is an engine bug in the lowering");
   }
+  output_of_reg.assign(regs.size(), -1);
+  for (size_t o = outputs.size(); o-- > 0;) output_of_reg[outputs[o].reg] = static_cast<int>(o);
+  direct.assign(outputs.size(), 0);
   scalar_values.assign(regs.size(), 0);
   input_ptrs.assign(inputs.size(), nullptr);
   output_ptrs.assign(outputs.size(), nullptr);
@@ -158,9 +173,12 @@ inline const void* reg_ptr(const FusedProgram& p, int r, int64_t blk, uint64_t* 
     case RegKind::Scalar:
       *stride = 0;
       return &p.scalar_values[r];
-    case RegKind::Block:
+    case RegKind::Block: {
       *stride = 1;
-      return scratch + g.slot * kFuseBlock;
+      const int o = p.output_of_reg[r];
+      if (o >= 0 && p.direct[o]) return p.output_ptrs[o] + blk * int64_t(itemsize(g.dtype));
+      return scratch + g.slot * kSlotStride;
+    }
     case RegKind::Input:
       break;
   }
@@ -175,14 +193,14 @@ inline const void* reg_ptr(const FusedProgram& p, int r, int64_t blk, uint64_t* 
       break;
   }
   *stride = 1;
-  return scratch + g.slot * kFuseBlock;
+  return scratch + g.slot * kSlotStride;
 }
 
 void run_block(const FusedProgram& p, int64_t blk, int64_t n, uint64_t* scratch) {
   for (const Reg& g : p.regs) {
     if (g.kind != RegKind::Input || g.read != Read::Gather) continue;
     const size_t isz = itemsize(g.dtype);
-    char* dst = reinterpret_cast<char*>(scratch + g.slot * kFuseBlock);
+    char* dst = reinterpret_cast<char*>(scratch + g.slot * kSlotStride);
     const char* src = p.input_ptrs[g.input];
     const Layout<2>& L = p.gathers[g.input];
     for_each_run(L, blk, blk + n, [&](const int64_t* off, int64_t len) {
@@ -195,10 +213,11 @@ void run_block(const FusedProgram& p, int64_t blk, int64_t n, uint64_t* scratch)
     const Reg& d = p.regs[in.dst];
     if (d.kind == RegKind::Scalar) continue;
     for (int k = 0; k < in.nargs; ++k) args[k] = reg_ptr(p, in.args[k], blk, scratch, &strides[k]);
-    in.fn(args, strides, scratch + d.slot * kFuseBlock, n);
+    int64_t unused;
+    in.fn(args, strides, const_cast<void*>(reg_ptr(p, in.dst, blk, scratch, &unused)), n);
   }
   for (size_t o = 0; o < p.outputs.size(); ++o) {
-    if (p.outputs[o].once) continue;
+    if (p.outputs[o].once || p.direct[o]) continue;
     const int r = p.outputs[o].reg;
     const size_t isz = itemsize(p.regs[r].dtype);
     int64_t s = 0;
@@ -218,6 +237,20 @@ void run_fused(const FusedProgram& p) {
   for (size_t i = 0; i < p.inputs.size(); ++i) p.input_ptrs[i] = static_cast<const char*>(p.inputs[i].raw_data());
   for (size_t o = 0; o < p.outputs.size(); ++o)
     p.output_ptrs[o] = static_cast<char*>(p.outputs[o].dst.raw_mutable_data());
+  // An output is written straight from its instruction unless its buffer overlaps an operand's (an output
+  // that took an input's slot in place): then it goes through a register and is copied at the end of each
+  // block, after every read of that block's input.
+  for (size_t o = 0; o < p.outputs.size(); ++o) {
+    const Storage& os = *p.outputs[o].dst.storage();
+    const char *ob = static_cast<const char*>(os.data), *oe = ob + os.bytes;
+    bool overlap = p.regs[p.outputs[o].reg].kind != RegKind::Block || p.output_of_reg[p.outputs[o].reg] != int(o);
+    for (size_t i = 0; i < p.inputs.size() && !overlap; ++i) {
+      const Storage& is = *p.inputs[i].storage();
+      const char *ib = static_cast<const char*>(is.data), *ie = ib + is.bytes;
+      overlap = ib < oe && ob < ie;
+    }
+    p.direct[o] = !overlap;
+  }
   // Scalar registers once, in program order (they read only scalars).
   const void* args[3];
   int64_t strides[3];
@@ -238,7 +271,7 @@ void run_fused(const FusedProgram& p) {
       [&](int64_t b, int64_t e) {
         // Per-thread registers, grown on first use and kept (the pool's threads persist between runs).
         thread_local std::vector<uint64_t> t_scratch;
-        const size_t need = size_t(std::max(p.num_slots, 1)) * size_t(kFuseBlock);
+        const size_t need = size_t(std::max(p.num_slots, 1)) * size_t(kSlotStride);
         if (t_scratch.size() < need) t_scratch.resize(need);
         for (int64_t blk = b; blk < e; blk += kFuseBlock)
           run_block(p, blk, std::min(kFuseBlock, e - blk), t_scratch.data());

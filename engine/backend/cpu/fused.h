@@ -63,6 +63,8 @@ struct FusedProgram {
   mutable std::vector<uint64_t> scalar_values;    // per register, the value of scalar ones (8 bytes each)
   mutable std::vector<const char*> input_ptrs;    // per input, set at the start of each run
   mutable std::vector<char*> output_ptrs;
+  std::vector<int> output_of_reg;                 // per register: the first output it is, or -1
+  mutable std::vector<char> direct;               // per output: written in place, not via a register copy
 };
 
 void run_fused(const FusedProgram& p);
