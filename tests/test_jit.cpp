@@ -113,3 +113,28 @@ TEST(Jit, PassesRemoveIdentitiesDuplicatesAndDeadCode) {
 }
 
 }  // namespace
+
+TEST(Jit, DonatedArgumentsReceiveTheOutputs) {
+  engine::JitOptions opt;
+  opt.donate_argnums = {0};
+  auto sgd = engine::jit([](const Tensor& p, const Tensor& g) { return p - g * 0.5; }, opt);
+  auto plain = engine::jit([](const Tensor& p, const Tensor& g) { return p - g * 0.5; });
+  const Tensor g = ops::full({64, 32}, 2.0);
+  Tensor p = Tensor::from_vector(std::vector<float>(64 * 32, 3.0f), {64, 32});  // dense (full() is a broadcast)
+  const void* buffer = p.raw_data();
+  const Tensor expected = plain(p, g);
+  p = sgd(p, g);  // p's buffer now holds the result
+  EXPECT_EQ(p.raw_data(), buffer);
+  EXPECT_EQ(p.to_vector<float>(), expected.to_vector<float>());
+  // The same tensor passed as the donated and another argument: donation is refused, values stay right.
+  Tensor q = Tensor::from_vector(std::vector<float>(64 * 32, 4.0f), {64, 32});
+  const Tensor r = sgd(q, q);
+  EXPECT_NE(r.raw_data(), q.raw_data());
+  EXPECT_EQ(r.to_vector<float>()[0], 2.0f);
+  EXPECT_EQ(q.to_vector<float>()[0], 4.0f);
+  // An argument read after the output is written is not overwritten early: out = (p + 1) @ p^T keeps p alive.
+  auto late = engine::jit([](const Tensor& a) { return ops::matmul(a + 1.0, ops::transpose(a, {1, 0})); }, opt);
+  const Tensor a = Tensor::from_vector(std::vector<float>(64, 1.0f), {8, 8});
+  const Tensor out = late(a);
+  EXPECT_EQ(out.to_vector<float>()[0], 16.0f);
+}

@@ -10,7 +10,7 @@ namespace engine {
 Executable::~Executable() = default;
 
 const Program& Executable::program() const {
-  std::call_once(lowered_, [&] { program_ = lower(graph); });
+  std::call_once(lowered_, [&] { program_ = lower(graph, donated); });
   return *program_;
 }
 
@@ -26,9 +26,10 @@ std::vector<Tensor> Executable::run(const std::vector<Tensor>& args) const {
   return results;
 }
 
-std::shared_ptr<Executable> compile(const Graph& g) {
+std::shared_ptr<Executable> compile(const Graph& g, std::vector<bool> donated) {
   auto exe = std::make_shared<Executable>();
   exe->graph = passes::run_passes(g);
+  exe->donated = std::move(donated);
   return exe;
 }
 

@@ -13,7 +13,8 @@ namespace engine {
 struct Program;
 
 struct Executable {
-  Graph graph;  // after passes
+  Graph graph;                // after passes
+  std::vector<bool> donated;  // per graph input: its buffer may be reused for an output (jit's donate_argnums)
   // Runs on concrete inputs of the traced avals (the caller checked them) on the CPU backend. The graph is
   // lowered on the first run (its constants are concrete by then).
   std::vector<Tensor> run(const std::vector<Tensor>& args) const;
@@ -30,7 +31,7 @@ struct Executable {
 };
 
 // Runs the passes and lowers the graph.
-std::shared_ptr<Executable> compile(const Graph& g);
+std::shared_ptr<Executable> compile(const Graph& g, std::vector<bool> donated = {});
 // The executable of a graph, compiled on first use and kept in the graph's cache.
 std::shared_ptr<Executable> compiled_of(const Graph& g);
 

@@ -19,4 +19,29 @@ void warn_captured_constants(JitCache& cache, const Graph& g) {
   }
 }
 
+namespace {
+struct ScratchPool {
+  std::vector<Tensor> leaves, outs;
+  bool busy = false;
+};
+thread_local ScratchPool t_pool;
+}  // namespace
+
+JitScratch::JitScratch() {
+  if (!t_pool.busy) {
+    t_pool.busy = true;
+    leaves_ = &t_pool.leaves;
+    outs_ = &t_pool.outs;
+  } else {
+    leaves_ = &own_leaves_;
+    outs_ = &own_outs_;
+  }
+}
+
+JitScratch::~JitScratch() {
+  leaves_->clear();
+  outs_->clear();
+  if (leaves_ == &t_pool.leaves) t_pool.busy = false;
+}
+
 }  // namespace engine::detail

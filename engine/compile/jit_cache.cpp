@@ -31,6 +31,24 @@ std::shared_ptr<JitEntry> JitCache::lookup(const JitKey& key) {
   return nullptr;
 }
 
+std::shared_ptr<JitEntry> JitCache::lookup(std::span<const Tensor> leaves, uint64_t static_hash, uint32_t config) {
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_.calls++;
+  for (auto it = lru_.begin(); it != lru_.end(); ++it) {
+    const JitKey& k = (*it)->key;
+    if (k.static_hash != static_hash || k.config != config || k.avals.size() != leaves.size()) continue;
+    bool same = true;
+    for (size_t i = 0; i < leaves.size() && same; ++i)
+      same = k.avals[i] == leaves[i].aval() && k.avals[i].weak == leaves[i].weak();
+    if (!same) continue;
+    stats_.hits++;
+    if (it != lru_.begin()) lru_.splice(lru_.begin(), lru_, it);
+    return lru_.front();
+  }
+  stats_.misses++;
+  return nullptr;
+}
+
 void JitCache::insert(std::shared_ptr<JitEntry> e, const std::string& why, double compile_ms) {
   std::lock_guard<std::mutex> lock(mu_);
   if (jit_log_compiles())

@@ -6,6 +6,7 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,8 @@ class JitCache {
  public:
   explicit JitCache(JitOptions opt) : opt_(std::move(opt)) {}
   std::shared_ptr<JitEntry> lookup(const JitKey& key);  // moves a hit to the front
+  // The same, comparing the leaves' avals in place (no key is built: the hit path allocates nothing).
+  std::shared_ptr<JitEntry> lookup(std::span<const Tensor> leaves, uint64_t static_hash, uint32_t config);
   // Records a compiled entry; evicts the least recently used past the capacity. `why` is explain_miss().
   void insert(std::shared_ptr<JitEntry> e, const std::string& why, double compile_ms);
   std::string explain_miss(const JitKey& key) const;  // how key differs from the nearest cached key

@@ -60,7 +60,7 @@ struct StepTraffic {
 
 class Lowering {
  public:
-  explicit Lowering(const Graph& g) : g_(g), prog_(new Program()) {}
+  Lowering(const Graph& g, const std::vector<bool>& donated) : g_(g), donated_(donated), prog_(new Program()) {}
 
   std::unique_ptr<Program> run() {
     const size_t nv = g_.vars.size();
@@ -220,7 +220,7 @@ class Lowering {
     std::vector<int> taken;
     for (int o : G.output_vars) {
       for (const auto& [r, ok] : dense_only) {
-        if (!ok || external_[r] || bound_[r].numel() != bound_[o].numel() ||
+        if (!ok || (external_[r] && !is_donated_arg(r)) || bound_[r].numel() != bound_[o].numel() ||
             bound_[r].dtype() != bound_[o].dtype() || std::find(taken.begin(), taken.end(), r) != taken.end())
           continue;
         tr.inplace.push_back({o, r});
@@ -228,6 +228,11 @@ class Lowering {
         break;
       }
     }
+  }
+
+  bool is_donated_arg(int v) const {
+    const int i = index_of(g_.inputs, v);
+    return i >= 0 && size_t(i) < donated_.size() && donated_[size_t(i)];
   }
 
   void emit(Step st, StepTraffic tr) {
@@ -350,6 +355,7 @@ class Lowering {
         rule.kind = OutputRule::Kind::Buffer;
         rule.slot = static_cast<int>(prog_->out_slots.size());
         claimed[r] = rule.slot;
+        output_root_.push_back(r);
         prog_->out_slots.push_back(bound_[r].storage());
         prog_->out_slot_bytes.push_back(bound_[r].storage()->bytes);
       } else {
@@ -368,6 +374,39 @@ class Lowering {
   }
 
   bool in_arena(int r) const { return r >= 0 && !external_[r] && is_output_root_[r] < 0; }
+
+  // An output may be written into a donated argument's buffer when the argument is not read after the
+  // output's first write (or is read only at that write, by a fused kernel that may run in place).
+  void assign_donors(const std::vector<StepTraffic>& traffic) {
+    if (donated_.empty()) return;
+    const size_t nv = g_.vars.size();
+    std::vector<int> first_write(nv, INT32_MAX), last_read(nv, -1);
+    for (size_t s = 0; s < traffic.size(); ++s) {
+      const int early = int(2 * s), late = int(2 * s + 1);
+      for (int r : traffic[s].writes_early) first_write[r] = std::min(first_write[r], early);
+      for (int r : traffic[s].writes) first_write[r] = std::min(first_write[r], late);
+      for (int r : traffic[s].reads_early) last_read[r] = std::max(last_read[r], early);
+      for (int r : traffic[s].reads) last_read[r] = std::max(last_read[r], late);
+    }
+    std::vector<bool> used(g_.inputs.size(), false);
+    for (OutputRule& rule : prog_->outputs) {
+      if (rule.kind != OutputRule::Kind::Buffer) continue;
+      const int o = output_root_[rule.slot];
+      for (size_t i = 0; i < g_.inputs.size(); ++i) {
+        const int a = g_.inputs[i];
+        if (i >= donated_.size() || !donated_[i] || used[i] || !(g_.vars[a] == rule.aval) ||
+            g_.vars[a].weak != rule.aval.weak)
+          continue;
+        bool ok = last_read[a] < first_write[o];
+        if (!ok && last_read[a] == first_write[o] && first_write[o] % 2 == 1)
+          for (auto [w, r] : traffic[size_t(first_write[o] / 2)].inplace) ok = ok || (w == o && r == a);
+        if (!ok) continue;
+        rule.donor = static_cast<int>(i);
+        used[i] = true;
+        break;
+      }
+    }
+  }
 
   void plan() {
     // Drop steps whose matmul moved into an epilogue; number the arena's buffers.
@@ -411,6 +450,7 @@ class Lowering {
     for (size_t s = 0; s < traffic.size(); ++s)
       for (auto [o, r] : traffic[s].inplace)
         if (in_arena(o) && in_arena(r)) prog_->buffers[buffer(o)].inplace_of = buffer(r);
+    assign_donors(traffic);
     prog_->plan = plan_memory(prog_->buffers);
     const std::string bad = verify_plan(prog_->buffers, prog_->plan);
     if (!bad.empty()) raise(ErrorKind::Internal, "jit", "memory plan: " + bad, {}, {}, "this is an engine bug");
@@ -427,9 +467,11 @@ class Lowering {
   }
 
   const Graph& g_;
+  const std::vector<bool>& donated_;
   std::unique_ptr<Program> prog_;
   std::vector<Tensor> bound_;
   std::vector<int> root_, reg_, writer_group_, matmul_step_, uses_, is_output_root_;
+  std::vector<int> output_root_;  // per output slot: its root
   std::vector<bool> external_;
   std::vector<StepTraffic> traffic_;
   std::vector<bool> alive_;
@@ -437,6 +479,8 @@ class Lowering {
 
 }  // namespace
 
-std::unique_ptr<Program> lower(const Graph& g) { return Lowering(g).run(); }
+std::unique_ptr<Program> lower(const Graph& g, const std::vector<bool>& donated) {
+  return Lowering(g, donated).run();
+}
 
 }  // namespace engine

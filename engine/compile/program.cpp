@@ -43,6 +43,16 @@ bool reusable(const Tensor& t) {
 
 }  // namespace
 
+// A donated argument's buffer is written only when it is the argument's own (not a staged copy) and no other
+// argument shares its storage (the program would read overwritten values through the other argument).
+bool Program::donation_possible(std::span<const Tensor> args, int donor) const {
+  if (staged_args_[size_t(donor)].defined()) return false;
+  const Storage* s = args[size_t(donor)].storage().get();
+  for (size_t j = 0; j < args.size(); ++j)
+    if (j != size_t(donor) && args[j].storage().get() == s) return false;
+  return true;
+}
+
 bool profiling_enabled() {
   static const bool on = [] {
     const char* v = std::getenv("QGF_PROFILE_STEPS");
@@ -82,6 +92,11 @@ void Program::run(std::span<const Tensor> args, std::span<Tensor> results) const
   for (size_t k = 0; k < outputs.size(); ++k) {
     const OutputRule& rule = outputs[k];
     if (rule.kind != OutputRule::Kind::Buffer) continue;
+    if (rule.donor >= 0 && donation_possible(args, rule.donor)) {
+      results[k] = args[rule.donor];
+      out_slots[rule.slot]->data = arg_slots[rule.donor]->data;
+      continue;
+    }
     std::array<Tensor, kPoolDepth>& pool = pool_[k];
     int pick = -1;
     for (int j = 0; j < kPoolDepth && pick < 0; ++j)

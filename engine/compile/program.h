@@ -43,6 +43,7 @@ struct Step {
 struct OutputRule {
   enum class Kind : uint8_t { Buffer, Argument, Constant, Copy } kind = Kind::Buffer;
   int slot = -1;     // Buffer: index of the output placeholder; Argument: argument index
+  int donor = -1;    // Buffer: a donated argument whose buffer this output is written into, when it can be
   AVal aval;         // the returned tensor's aval
   Tensor source;     // Constant: the value; Copy: the bound tensor to copy from
 };
@@ -67,19 +68,20 @@ struct Program {
   std::string profile_str(const Graph& g) const;
 
  private:
+  bool donation_possible(std::span<const Tensor> args, int donor) const;
   mutable std::mutex mu_;  // runs of one program are serialized: they share the arena
   // Recently returned outputs, reused once the caller has dropped them (see program.cpp).
   static constexpr int kPoolDepth = 3;
   mutable std::vector<std::array<Tensor, kPoolDepth>> pool_;
-  mutable std::vector<Tensor> staged_args_;
+  mutable std::vector<Tensor> staged_args_;  // contiguous copies of strided arguments (rare)
   mutable std::vector<double> step_ns_;
-  mutable int64_t profiled_runs_ = 0;  // contiguous copies of strided arguments (rare)
-  friend std::unique_ptr<Program> lower(const Graph& g);
+  mutable int64_t profiled_runs_ = 0;
 };
 
 bool profiling_enabled();  // QGF_PROFILE_STEPS=1
 
 // Lowers an optimized graph (engine/compile/passes.h) whose constants are concrete.
-std::unique_ptr<Program> lower(const Graph& g);
+// donated[i]: graph input i's buffer may be reused for an output of the same aval.
+std::unique_ptr<Program> lower(const Graph& g, const std::vector<bool>& donated = {});
 
 }  // namespace engine

@@ -51,6 +51,15 @@ struct MaxOp {
   }
 };
 
+// A per-thread buffer of at least n elements, grown on demand and kept between calls. Each caller uses its
+// own Tag, since they nest (the copy fallback of reduce_impl feeds reduce_rows).
+template <class T, int Tag>
+std::vector<T>& scratch(size_t n) {
+  thread_local std::vector<T> buf;
+  if (buf.size() < n) buf.resize(n);
+  return buf;
+}
+
 template <class Op, class T>
 T leaf_reduce(const T* __restrict x, int64_t n) {
   T acc[kLanes];
@@ -95,7 +104,7 @@ void reduce_rows(const T* x, int64_t K, int64_t sk, int64_t R, T* out) {
     return;
   }
   const int64_t nc = (R + kChunk - 1) / kChunk;
-  std::vector<T> part(static_cast<size_t>(K * nc));
+  std::vector<T>& part = scratch<T, 0>(static_cast<size_t>(K * nc));
   parallel_for(
       K * nc, kChunk,
       [&](int64_t b, int64_t e) {
@@ -137,8 +146,8 @@ void reduce_columns(const T* x, int64_t K, int64_t sk, int64_t R, int64_t sr, in
         1);
     return;
   }
-  // part[k][block][j]
-  std::vector<T> part(static_cast<size_t>(K * nb * J));
+  // part[k][block][j], in a per-thread buffer that is kept: compiled code must not allocate per call
+  std::vector<T>& part = scratch<T, 1>(static_cast<size_t>(K * nb * J));
   parallel_for(
       K * nb * nt, kRowBlock * std::min(J, kColTile),
       [&](int64_t b, int64_t e) {
@@ -234,7 +243,7 @@ void reduce_impl(const Tensor& x, const std::vector<int64_t>& axes, const Tensor
       shape.push_back(x.shape()[i]);
       src_strides.push_back(x.strides()[i]);
     }
-  std::vector<T> tmp(static_cast<size_t>(O * R));
+  std::vector<T>& tmp = scratch<T, 2>(static_cast<size_t>(O * R));
   strided_copy(tmp.data(), contiguous_strides(shape), xp, src_strides, shape, sizeof(T));
   reduce_rows<Op, T>(tmp.data(), O, R, R, op);
 }
