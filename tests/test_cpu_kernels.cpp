@@ -119,6 +119,42 @@ TEST(CpuKernels, LogisticHasNoOverflowNaN) {
   }
 }
 
+// f32 tanh is our own vectorized scheme (elementwise.cpp): sweep it densely against the f64 libm value,
+// across the polynomial/exp branch point (0.625), into saturation, and over tiny values (odd symmetry, -0).
+TEST(CpuKernels, Float32TanhWithinTwoUlpEverywhere) {
+  std::vector<float> xs;
+  for (float x = -12.f; x < 12.f; x += 1.3e-4f) xs.push_back(x);
+  for (float x = 1e-30f; x < 1.f; x *= 1.01f) {
+    xs.push_back(x);
+    xs.push_back(-x);
+  }
+  const std::vector<float> y = ops::tanh(Tensor::from_vector(xs)).to_vector<float>();
+  double worst = 0;
+  float worst_x = 0;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    const double ref = std::tanh(double(xs[i]));
+    const float rf = float(ref);
+    const double ulp = std::max<double>(std::nextafter(std::fabs(rf), INFINITY) - std::fabs(rf), 1e-45);
+    const double err = std::fabs(double(y[i]) - ref) / ulp;
+    if (err > worst) {
+      worst = err;
+      worst_x = xs[i];
+    }
+    EXPECT_EQ(std::signbit(y[i]), std::signbit(xs[i])) << xs[i];
+  }
+  EXPECT_LE(worst, 2.0) << "worst at x = " << worst_x;
+  const float inf = std::numeric_limits<float>::infinity();
+  const std::vector<float> in = {-0.0f, 0.0f, 100.f, -100.f, inf, -inf, std::nanf("")};
+  const std::vector<float> special = ops::tanh(Tensor::from_vector(in)).template to_vector<float>();
+  EXPECT_TRUE(std::signbit(special[0]));
+  EXPECT_EQ(special[1], 0.0f);
+  EXPECT_EQ(special[2], 1.0f);
+  EXPECT_EQ(special[3], -1.0f);
+  EXPECT_EQ(special[4], 1.0f);
+  EXPECT_EQ(special[5], -1.0f);
+  EXPECT_TRUE(std::isnan(special[6]));
+}
+
 TEST(CpuKernels, IntegerUnaryWraps) {
   const V x = {0, 1, -1, 2147483647, -2147483648.0, -7};
   const Tensor t = make_view(DType::I32, x, {6}, {1}, 0);

@@ -87,9 +87,32 @@ QGF_SLEEF_OP(VLog1p, log1p)
 QGF_SLEEF_OP(VExpm1, expm1)
 QGF_SLEEF_OP(VSin, sin)
 QGF_SLEEF_OP(VCos, cos)
-QGF_SLEEF_OP(VTanh, tanh)
 QGF_SLEEF_OP(VErf, erf)
 #undef QGF_SLEEF_OP
+
+// f32 tanh: Cephes' tanhf scheme, vectorized. Below |x| = 0.625 an odd polynomial, x + x^3 P(x^2); above,
+// 1 - 2 / (exp(2|x|) + 1) with the sign put back (exp overflows to inf for large |x|, giving exactly 1). Within
+// 2 ulp of the true value (tests/test_cpu_kernels.cpp sweeps it), and about twice as fast as SLEEF's
+// tanhf8_u10, which dominated every tanh-GELU. f64 keeps SLEEF.
+struct VTanh {
+  static __m256 v(__m256 x) {
+    const __m256 sign_bit = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f);
+    const __m256 ax = _mm256_andnot_ps(sign_bit, x);
+    const __m256 e = Sleef_expf8_u10(_mm256_add_ps(ax, ax));
+    const __m256 big = _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, one)));
+    const __m256 s = _mm256_mul_ps(x, x);
+    __m256 p = _mm256_set1_ps(-5.70498872745e-3f);
+    p = _mm256_add_ps(_mm256_mul_ps(p, s), _mm256_set1_ps(2.06390887954e-2f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, s), _mm256_set1_ps(-5.37397155531e-2f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, s), _mm256_set1_ps(1.33314422036e-1f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, s), _mm256_set1_ps(-3.33332819422e-1f));
+    const __m256 small = _mm256_add_ps(_mm256_mul_ps(_mm256_mul_ps(p, s), ax), ax);
+    const __m256 is_small = _mm256_cmp_ps(ax, _mm256_set1_ps(0.625f), _CMP_LT_OQ);
+    // Both branches on |x|, then x's sign: tanh is odd, and -0 stays -0.
+    return _mm256_or_ps(_mm256_blendv_ps(big, small, is_small), _mm256_and_ps(x, sign_bit));
+  }
+  static __m256d v(__m256d x) { return Sleef_tanhd4_u10(x); }
+};
 
 struct VPow {
   static __m256 v(__m256 a, __m256 b) { return Sleef_powf8_u10(a, b); }
