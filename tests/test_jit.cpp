@@ -4,6 +4,7 @@
 
 #include "engine/compile/jit.h"
 #include "engine/compile/passes.h"
+#include "engine/compile/program.h"
 #include "ops/api.h"
 #include "tests/support/testing.h"
 
@@ -137,4 +138,26 @@ TEST(Jit, DonatedArgumentsReceiveTheOutputs) {
   const Tensor a = Tensor::from_vector(std::vector<float>(64, 1.0f), {8, 8});
   const Tensor out = late(a);
   EXPECT_EQ(out.to_vector<float>()[0], 16.0f);
+}
+
+TEST(Jit, RematerializationIsBitwiseEqualAndSavesArenaMemory) {
+  Rng rng(5);
+  const Tensor w1 = rand_tensor(rng, {32, 64}, DType::F32), w2 = rand_tensor(rng, {64, 8}, DType::F32);
+  const Tensor x = rand_tensor(rng, {128, 32}, DType::F32);
+  auto loss = [](const Tensor& a, const Tensor& b, const Tensor& xs) { return ops::sum(mlp(a, b, xs)); };
+  auto g = [&](const Tensor& a, const Tensor& b, const Tensor& xs) {
+    return engine::grad(loss, engine::argnums<0, 1>)(a, b, xs);
+  };
+  engine::JitOptions opt;
+  opt.remat_elementwise = true;
+  auto stored = engine::jit(g);
+  auto remat = engine::jit(g, opt);
+  const auto [s0, s1] = stored(w1, w2, x);
+  const auto [r0, r1] = remat(w1, w2, x);
+  EXPECT_EQ(s0.to_vector<float>(), r0.to_vector<float>());
+  EXPECT_EQ(s1.to_vector<float>(), r1.to_vector<float>());
+  const auto& ps = stored.executable(w1, w2, x)->program();
+  const auto& pr = remat.executable(w1, w2, x)->program();
+  EXPECT_LT(pr.plan.arena_bytes, ps.plan.arena_bytes);
+  EXPECT_GT(remat.executable(w1, w2, x)->graph.eqns.size(), stored.executable(w1, w2, x)->graph.eqns.size());
 }

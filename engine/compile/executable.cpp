@@ -26,10 +26,11 @@ std::vector<Tensor> Executable::run(const std::vector<Tensor>& args) const {
   return results;
 }
 
-std::shared_ptr<Executable> compile(const Graph& g, std::vector<bool> donated) {
+std::shared_ptr<Executable> compile(const Graph& g, CompileOptions options) {
   auto exe = std::make_shared<Executable>();
   exe->graph = passes::run_passes(g);
-  exe->donated = std::move(donated);
+  if (options.remat_elementwise) exe->graph = passes::remat_elementwise(exe->graph);
+  exe->donated = std::move(options.donated);
   return exe;
 }
 

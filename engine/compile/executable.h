@@ -31,7 +31,11 @@ struct Executable {
 };
 
 // Runs the passes and lowers the graph.
-std::shared_ptr<Executable> compile(const Graph& g, std::vector<bool> donated = {});
+struct CompileOptions {
+  std::vector<bool> donated;       // per graph input (see Executable::donated)
+  bool remat_elementwise = false;  // passes::remat_elementwise
+};
+std::shared_ptr<Executable> compile(const Graph& g, CompileOptions options = {});
 // The executable of a graph, compiled on first use and kept in the graph's cache.
 std::shared_ptr<Executable> compiled_of(const Graph& g);
 

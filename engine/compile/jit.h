@@ -179,7 +179,7 @@ class Jitted {
     detail::warn_captured_constants(*cache_, g);
     auto entry = std::make_shared<JitEntry>();
     entry->key = key;
-    entry->exe = compile(g, std::move(donated));
+    entry->exe = compile(g, CompileOptions{std::move(donated), cache_->options().remat_elementwise});
     entry->out_structure = traced;
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     // A graph that captured values of an enclosing transform is valid only for this call: not cached.

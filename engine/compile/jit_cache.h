@@ -20,6 +20,9 @@ struct JitOptions {
   int retrace_warn_after = 8;     // warn once after this many cache misses
   uint64_t static_hash = 0;       // user-supplied hash of settings the function closes over
   std::vector<int> donate_argnums;  // positional arguments whose buffers the outputs may reuse
+  // Recompute cheap elementwise intermediates in the backward pass instead of storing them: much less
+  // memory, about the same time on the CPU (engine/compile/remat.cpp).
+  bool remat_elementwise = false;
 };
 
 struct JitKey {

@@ -11,5 +11,8 @@ Graph simplify(const Graph& g);      // identities: x*1, x+0, identity reshapes/
 Graph cse(const Graph& g);           // one equation per (primitive, operands, params)
 Graph dce(const Graph& g);           // drops equations whose outputs are never used
 Graph run_passes(const Graph& g);
+// Recomputes cheap elementwise values next to distant consumers instead of storing them (remat.cpp; jit's
+// remat_elementwise option). Runs after run_passes: CSE would merge the copies back.
+Graph remat_elementwise(const Graph& g);
 
 }  // namespace engine::passes
