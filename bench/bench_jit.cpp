@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "engine/compile/jit.h"
+#include "engine/compile/program.h"
 #include "ops/api.h"
 #include "tests/support/canonical.h"
 
@@ -68,9 +69,8 @@ void BM_TrainStepEager(benchmark::State& st) {
   st.SetItemsProcessed(st.iterations() * st.range(1));
 }
 
-void BM_TrainStepJit(benchmark::State& st) {
+void run_jitted_step(benchmark::State& st, engine::JitOptions opt) {
   StepInputs in = make_inputs(int(st.range(0)), int(st.range(1)));
-  engine::JitOptions opt;
   opt.name = "train_step";
   auto step = engine::jit(
       [](const canonical::MlpParams& p, const canonical::AdamState& s, const Tensor& x, const Tensor& y) {
@@ -87,6 +87,23 @@ void BM_TrainStepJit(benchmark::State& st) {
   for (auto _ : st) once();
   if (step.stats().misses != 1) st.SkipWithError("jit recompiled inside the loop");
   st.SetItemsProcessed(st.iterations() * st.range(1));
+  st.counters["arena_MB"] = double(step.executable(in.p, in.s, in.x, in.y)->program().plan.arena_bytes) / 1e6;
+}
+
+void BM_TrainStepJit(benchmark::State& st) { run_jitted_step(st, {}); }
+
+// Parameters and optimizer state donated: the updates are written into their own buffers.
+void BM_TrainStepJitDonated(benchmark::State& st) {
+  engine::JitOptions opt;
+  opt.donate_argnums = {0, 1};
+  run_jitted_step(st, opt);
+}
+
+// Elementwise residuals recomputed in the backward pass instead of stored (smaller arena).
+void BM_TrainStepJitRemat(benchmark::State& st) {
+  engine::JitOptions opt;
+  opt.remat_elementwise = true;
+  run_jitted_step(st, opt);
 }
 
 // The step's matmuls, for L = kDepth hidden layers plus the output layer (layer i: X_i [B, K_i] @ W_i [K_i, N_i]):
@@ -154,6 +171,8 @@ void step_configs(benchmark::internal::Benchmark* b) {
 }
 BENCHMARK(BM_TrainStepEager)->Apply(step_configs);
 BENCHMARK(BM_TrainStepJit)->Apply(step_configs);
+BENCHMARK(BM_TrainStepJitDonated)->Apply(step_configs);
+BENCHMARK(BM_TrainStepJitRemat)->Apply(step_configs);
 BENCHMARK(BM_TrainStepMatmulFloor)->Apply(step_configs);
 
 }  // namespace

@@ -33,11 +33,13 @@ def ratio(a, b):
     return None if a is None or b is None else a / b
 
 configs = sorted({c for (k, c) in times if k.startswith("TrainStep")}, key=lambda c: [int(v) for v in c.split("/")])
-print("| config (hidden/batch) | eager ms | jit ms | floor ms | jit/floor | eager/jit |")
-print("|---|---|---|---|---|---|")
+print("| config (hidden/batch) | eager ms | jit ms | jit donated ms | jit remat ms | floor ms | jit/floor | donated/floor | eager/jit |")
+print("|---|---|---|---|---|---|---|---|---|")
+kinds = ("TrainStepEager", "TrainStepJit", "TrainStepJitDonated", "TrainStepJitRemat", "TrainStepMatmulFloor")
 for c in configs:
-    e, j, f = (times.get((k, c)) for k in ("TrainStepEager", "TrainStepJit", "TrainStepMatmulFloor"))
-    print(f"| {c} | {fmt(e)} | {fmt(j)} | {fmt(f)} | {fmt(ratio(j, f), 'x')} | {fmt(ratio(e, j), 'x')} |")
+    e, j, d, r, f = (times.get((k, c)) for k in kinds)
+    print(f"| {c} | {fmt(e)} | {fmt(j)} | {fmt(d)} | {fmt(r)} | {fmt(f)} | {fmt(ratio(j, f), 'x')} | "
+          f"{fmt(ratio(d, f), 'x')} | {fmt(ratio(e, j), 'x')} |")
 
 eager, jit = times.get(("EagerTiny", "")), times.get(("JitCallOverheadTiny", ""))
 if eager is not None or jit is not None:

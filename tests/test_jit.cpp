@@ -161,3 +161,19 @@ TEST(Jit, RematerializationIsBitwiseEqualAndSavesArenaMemory) {
   EXPECT_LT(pr.plan.arena_bytes, ps.plan.arena_bytes);
   EXPECT_GT(remat.executable(w1, w2, x)->graph.eqns.size(), stored.executable(w1, w2, x)->graph.eqns.size());
 }
+
+TEST(Jit, VmapOfJitStillRunsCompiled) {
+  Rng rng(2);
+  const Tensor w1 = rand_tensor(rng, {4, 8}, DType::F32), w2 = rand_tensor(rng, {8, 2}, DType::F32);
+  const Tensor xs = rand_tensor(rng, {3, 5, 4}, DType::F32);
+  auto jf = engine::jit([](const Tensor& a, const Tensor& b, const Tensor& x) { return mlp(a, b, x); });
+  auto vj = engine::vmap(jf, {std::nullopt, std::nullopt, 0});
+  (void)vj(w1, w2, xs);  // traces and compiles the batched graph
+  const uint64_t before = engine::eval_dispatch_count();
+  const Tensor out = vj(w1, w2, xs);
+  // One `call` of the batched, compiled graph: not one kernel per primitive of the MLP.
+  EXPECT_EQ(engine::eval_dispatch_count() - before, 1u);
+  const Tensor again = engine::vmap([](const Tensor& a, const Tensor& b, const Tensor& x) { return mlp(a, b, x); },
+                                    {std::nullopt, std::nullopt, 0})(w1, w2, xs);
+  EXPECT_EQ(out.to_vector<float>(), again.to_vector<float>());
+}
