@@ -60,10 +60,11 @@ struct StepTraffic {
 
 class Lowering {
  public:
-  Lowering(const Graph& g, const std::vector<bool>& donated) : g_(g), donated_(donated), prog_(new Program()) {}
+  Lowering(const Graph& g, const std::vector<bool>& donated)
+      : g_(g), vars_(g.vars), donated_(donated), prog_(new Program()) {}
 
   std::unique_ptr<Program> run() {
-    const size_t nv = g_.vars.size();
+    const size_t nv = vars_.size();
     bound_.assign(nv, Tensor());
     root_.assign(nv, -1);
     reg_.assign(nv, -1);
@@ -96,6 +97,7 @@ class Lowering {
     close_group();
     build_outputs();
     plan();
+    prog_->vars = vars_;
     return std::move(prog_);
   }
 
@@ -107,7 +109,7 @@ class Lowering {
     return s;
   }
   void bind_root(int v, std::shared_ptr<Storage> storage) {
-    const AVal& a = g_.vars[v];
+    const AVal& a = vars_[v];
     storage->bytes = size_t(a.numel()) * itemsize(a.dtype);
     bound_[v] = Tensor::make_concrete(a, std::move(storage), 0, contiguous_strides(a.shape));
     root_[v] = v;
@@ -148,7 +150,7 @@ class Lowering {
   void materialize(int v) {
     if (bound_[v].defined()) return;
     new_root(v);
-    open_->prog->outputs.push_back({reg_[v], bound_[v]});
+    open_->prog->add_output(reg_[v], bound_[v]);
     open_->output_vars.push_back(v);
     writer_group_[v] = open_->id;
   }
@@ -255,7 +257,7 @@ class Lowering {
 
   void lower_elementwise(const Equation& e) {
     const int o = e.outputs[0];
-    const AVal& oa = g_.vars[o];
+    const AVal& oa = vars_[o];
     const bool scalar = oa.numel() == 1;
     bool join = open_ && (scalar || !open_->has_shape || open_->prog->shape == oa.shape);
     for (int u : e.inputs)
@@ -283,12 +285,12 @@ class Lowering {
 
   void lower_view(const Equation& e) {
     const int u = e.inputs[0], o = e.outputs[0];
-    const AVal& oa = g_.vars[o];
+    const AVal& oa = vars_[o];
     if (in_open_group(u)) {
       // A view of a one-element register is the same register (read with stride 0) when it has one element
       // too, or the group's own shape: no memory needed.
       const bool same_shape = open_->has_shape && oa.shape == open_->prog->shape;
-      if (g_.vars[u].numel() == 1 && (oa.numel() == 1 || same_shape)) {
+      if (vars_[u].numel() == 1 && (oa.numel() == 1 || same_shape)) {
         reg_[o] = reg_[u];
         reg_group_[o] = open_->id;
         ++open_->member_uses[u];
@@ -302,6 +304,67 @@ class Lowering {
     if (res[0].storage() != bound_[u].storage()) return lower_step(e);  // a reshape that has to copy
     bound_[o] = Tensor::make_concrete(oa, res[0].storage(), res[0].offset(), res[0].strides());
     root_[o] = root_[u];
+  }
+
+  // concatenate: one copy step per operand, each writing its slice of the (dense) result.
+  void lower_concatenate(const Equation& e, const Tensor& out) {
+    const int axis = static_cast<int>(e.params.get_int("axis"));
+    int64_t start = 0;
+    for (int u : e.inputs) {
+      const AVal& ua = vars_[u];
+      const int64_t len = ua.shape[size_t(axis)];
+      const Tensor slice = Tensor::make_concrete(ua, out.storage(), start * out.strides()[size_t(axis)], out.strides());
+      start += len;
+      if (ua.numel() == 0) continue;
+      auto fp = std::make_shared<FusedProgram>();
+      fp->shape = ua.shape;
+      fp->numel = ua.numel();
+      fp->add_output(fp->add_input(bound_[u]), slice);
+      fp->finalize();
+      Step st;
+      st.kind = Step::Kind::Fused;
+      st.fused = fp;
+      st.in_vars = {u};
+      st.out_vars = {e.outputs[0]};
+      st.note = "slice of " + var_name(e.outputs[0]) + " along axis " + std::to_string(axis);
+      StepTraffic tr;
+      tr.reads.push_back(root_[u]);
+      tr.writes.push_back(e.outputs[0]);
+      emit(std::move(st), std::move(tr));
+    }
+  }
+
+  // A new variable that exists only in the program (not in the graph).
+  int new_temp(const AVal& a) {
+    vars_.push_back(a);
+    for (auto* v : {&root_, &reg_, &writer_group_, &matmul_step_, &uses_}) v->push_back(-1);
+    uses_.back() = 1;
+    bound_.emplace_back();
+    external_.push_back(false);
+    return static_cast<int>(vars_.size()) - 1;
+  }
+
+  // A step that copies u into a new dense root (for a matmul operand oneDNN cannot read in place, such as
+  // the broadcast ones of a gradient of a sum); returns the copy's variable.
+  int dense_copy(int u) {
+    const int t = new_temp(vars_[u]);
+    new_root(t);
+    auto fp = std::make_shared<FusedProgram>();
+    fp->shape = vars_[u].shape;
+    fp->numel = vars_[u].numel();
+    const int r = fp->add_input(bound_[u]);
+    fp->add_output(r, bound_[t]);
+    fp->finalize();
+    Step st;
+    st.kind = Step::Kind::Fused;
+    st.fused = fp;
+    st.in_vars = {u};
+    st.out_vars = {t};
+    StepTraffic tr;
+    tr.reads.push_back(root_[u]);
+    tr.writes.push_back(t);
+    emit(std::move(st), std::move(tr));
+    return t;
   }
 
   void lower_step(const Equation& e) {
@@ -322,11 +385,21 @@ class Lowering {
       st.out.push_back(bound_[o]);
     }
     const EqClass c = classify(g_, e);
+    if (e.prim == Prim::concatenate && st.out[0].numel() > 0) return lower_concatenate(e, st.out[0]);
     if (c == EqClass::Matmul) {
       st.kind = Step::Kind::Matmul;
-      st.matmul = backend::cpu::plan_matmul(st.in[0], st.in[1], e.params.get_bool("transpose_a"),
-                                            e.params.get_bool("transpose_b"), st.out[0]);
-      for (int u : e.inputs) tr.reads_early.push_back(root_[u]);
+      const bool ta = e.params.get_bool("transpose_a"), tb = e.params.get_bool("transpose_b");
+      st.matmul = backend::cpu::plan_matmul(st.in[0], st.in[1], ta, tb, st.out[0]);
+      if (!backend::cpu::matmul_plan_uses_onednn(*st.matmul) && st.out[0].dtype() == DType::F32 &&
+          st.out[0].numel() > 0) {
+        for (int k = 0; k < 2; ++k)
+          if (!st.in[k].is_contiguous()) {
+            st.in_vars[k] = dense_copy(e.inputs[k]);
+            st.in[k] = bound_[st.in_vars[k]];
+          }
+        st.matmul = backend::cpu::plan_matmul(st.in[0], st.in[1], ta, tb, st.out[0]);
+      }
+      for (int u : st.in_vars) tr.reads_early.push_back(root_[u]);
       tr.writes_early.push_back(e.outputs[0]);
       matmul_step_[e.outputs[0]] = static_cast<int>(prog_->steps.size());
     } else {
@@ -339,10 +412,10 @@ class Lowering {
 
   // ---- outputs and memory ----
   void build_outputs() {
-    std::vector<int> claimed(g_.vars.size(), -1);
+    std::vector<int> claimed(vars_.size(), -1);
     for (int v : g_.outputs) {
       OutputRule rule;
-      rule.aval = g_.vars[v];
+      rule.aval = vars_[v];
       const int arg = index_of(g_.inputs, v);
       const int r = root_[v];
       if (arg >= 0) {
@@ -379,7 +452,7 @@ class Lowering {
   // output's first write (or is read only at that write, by a fused kernel that may run in place).
   void assign_donors(const std::vector<StepTraffic>& traffic) {
     if (donated_.empty()) return;
-    const size_t nv = g_.vars.size();
+    const size_t nv = vars_.size();
     std::vector<int> first_write(nv, INT32_MAX), last_read(nv, -1);
     for (size_t s = 0; s < traffic.size(); ++s) {
       const int early = int(2 * s), late = int(2 * s + 1);
@@ -394,8 +467,8 @@ class Lowering {
       const int o = output_root_[rule.slot];
       for (size_t i = 0; i < g_.inputs.size(); ++i) {
         const int a = g_.inputs[i];
-        if (i >= donated_.size() || !donated_[i] || used[i] || !(g_.vars[a] == rule.aval) ||
-            g_.vars[a].weak != rule.aval.weak)
+        if (i >= donated_.size() || !donated_[i] || used[i] || !(vars_[a] == rule.aval) ||
+            vars_[a].weak != rule.aval.weak)
           continue;
         bool ok = last_read[a] < first_write[o];
         if (!ok && last_read[a] == first_write[o] && first_write[o] % 2 == 1)
@@ -418,7 +491,7 @@ class Lowering {
         traffic.push_back(std::move(traffic_[i]));
       }
     prog_->steps = std::move(steps);
-    std::vector<int> buf_of(g_.vars.size(), -1);
+    std::vector<int> buf_of(vars_.size(), -1);
     std::vector<int> buf_var;
     auto buffer = [&](int r) {
       if (buf_of[r] < 0) {
@@ -467,6 +540,7 @@ class Lowering {
   }
 
   const Graph& g_;
+  std::vector<AVal> vars_;  // the graph's variables, then temporaries the lowering adds (dense copies)
   const std::vector<bool>& donated_;
   std::unique_ptr<Program> prog_;
   std::vector<Tensor> bound_;

@@ -148,10 +148,10 @@ void Program::run(std::span<const Tensor> args, std::span<Tensor> results) const
   for (Tensor& t : staged_args_) t = Tensor();
 }
 
-std::string Program::str(const Graph& g) const {
+std::string Program::str(const Graph&) const {
   auto names = [&](const std::vector<int>& vs, bool typed) {
     std::string s;
-    for (int v : vs) s += (s.empty() ? "" : " ") + var_name(v) + (typed ? ":" + g.vars[v].str() : "");
+    for (int v : vs) s += (s.empty() ? "" : " ") + var_name(v) + (typed ? ":" + vars[v].str() : "");
     return s;
   };
   std::string s;
@@ -168,7 +168,7 @@ std::string Program::str(const Graph& g) const {
         if (!ps.empty()) line += "[" + ps + "]";
         line += " " + names(st.in_vars, false) + " -> " + names(st.out_vars, true);
         if (st.fused) line += " + epilogue " + st.fused->str();
-        if (!backend::cpu::matmul_plan_uses_onednn(*st.matmul)) line += " (loop)";
+        if (!backend::cpu::matmul_plan_uses_onednn(*st.matmul)) line += " (eager path)";
         break;
       }
       case Step::Kind::Reduce:

@@ -50,6 +50,7 @@ struct OutputRule {
 
 struct Program {
   std::vector<Step> steps;
+  std::vector<AVal> vars;  // avals of the graph's variables and the lowering's temporaries (for printing)
   std::vector<std::shared_ptr<Storage>> arg_slots;   // placeholders re-pointed to the arguments each run
   std::vector<std::shared_ptr<Storage>> out_slots;   // placeholders re-pointed to fresh output buffers
   std::vector<size_t> out_slot_bytes;

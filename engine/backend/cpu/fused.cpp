@@ -142,6 +142,11 @@ void FusedProgram::finalize() {
   cost = std::max<int64_t>(1, cost + static_cast<int64_t>(outputs.size()));
   for (Output& o : outputs) {
     o.once = o.dst.numel() != numel;
+    o.strided = !o.once && !dense(o.dst);
+    if (o.strided) {
+      const std::span<const int64_t> st[2] = {dense_strides, o.dst.strides()};
+      o.scatter = collapse<2>(shape, st);
+    }
     if (o.once && !(o.dst.numel() == 1 && scalar_like(o.reg)))
       raise(ErrorKind::Internal, "fused", "an output of " + std::to_string(o.dst.numel()) +
             " elements in a program over " + shape_str(shape), {}, {}, "this is an engine bug in the lowering");
@@ -155,6 +160,7 @@ void FusedProgram::finalize() {
 }
 
 std::string FusedProgram::str() const {
+  if (instrs.empty()) return "copy " + shape_str(shape);
   std::string s = "fused " + shape_str(shape) + " {";
   for (size_t i = 0; i < instrs.size(); ++i) {
     if (i) s += ' ';
@@ -222,6 +228,16 @@ void run_block(const FusedProgram& p, int64_t blk, int64_t n, uint64_t* scratch)
     const size_t isz = itemsize(p.regs[r].dtype);
     int64_t s = 0;
     const char* src = static_cast<const char*>(reg_ptr(p, r, blk, scratch, &s));
+    if (p.outputs[o].strided) {
+      const Layout<2>& L = p.outputs[o].scatter;
+      for_each_run(L, blk, blk + n, [&](const int64_t* off, int64_t len) {
+        const char* from = src + (s == 0 ? 0 : size_t(off[0] - blk) * isz);
+        char* to = p.output_ptrs[o] + off[1] * int64_t(isz);
+        for (int64_t i = 0; i < len; ++i)
+          std::memcpy(to + i * L.inner(1) * int64_t(isz), from + (s == 0 ? 0 : size_t(i) * isz), isz);
+      });
+      continue;
+    }
     char* dst = p.output_ptrs[o] + size_t(blk) * isz;
     if (s == 1) {
       std::memcpy(dst, src, size_t(n) * isz);
@@ -243,7 +259,8 @@ void run_fused(const FusedProgram& p) {
   for (size_t o = 0; o < p.outputs.size(); ++o) {
     const Storage& os = *p.outputs[o].dst.storage();
     const char *ob = static_cast<const char*>(os.data), *oe = ob + os.bytes;
-    bool overlap = p.regs[p.outputs[o].reg].kind != RegKind::Block || p.output_of_reg[p.outputs[o].reg] != int(o);
+    bool overlap = p.regs[p.outputs[o].reg].kind != RegKind::Block ||
+                   p.output_of_reg[p.outputs[o].reg] != int(o) || p.outputs[o].strided;
     for (size_t i = 0; i < p.inputs.size() && !overlap; ++i) {
       const Storage& is = *p.inputs[i].storage();
       const char *ib = static_cast<const char*>(is.data), *ie = ib + is.bytes;

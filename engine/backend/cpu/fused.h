@@ -37,8 +37,10 @@ struct FusedProgram {
   };
   struct Output {
     int reg = -1;
-    Tensor dst;         // a dense bound tensor of `numel` elements (of the register's dtype), or of one
-    bool once = false;  // element for a scalar register (finalize() sets `once`: written once, not per block)
+    Tensor dst;         // a bound tensor of the iteration shape (any strides: a slice of a concatenation),
+    bool once = false;  // or of one element for a scalar register (finalize() sets `once`: written once)
+    bool strided = false;  // set by finalize(): dst is not dense, so blocks are scattered through `scatter`
+    Layout<2> scatter;
   };
 
   Shape shape;  // the iteration shape
@@ -50,6 +52,11 @@ struct FusedProgram {
 
   int add_input(const Tensor& bound);            // returns its register
   int add_instr(ops::Prim p, const std::vector<int>& args, DType out_dtype);  // returns the result register
+  void add_output(int reg, const Tensor& dst) {
+    outputs.emplace_back();
+    outputs.back().reg = reg;
+    outputs.back().dst = dst;
+  }
   // Classifies inputs, marks scalar registers and assigns scratch slots by liveness. Call once, after the
   // last add_*; the bound tensors' strides must be final (their data pointers may change between runs).
   void finalize();
