@@ -2,7 +2,9 @@
 // their input and variable ids stay dense.
 #include "engine/compile/passes.h"
 
+#include <cstring>
 #include <map>
+#include <tuple>
 #include <unordered_map>
 
 #include "ops/registry.h"
@@ -170,6 +172,17 @@ Graph cse(const Graph& g) {
       return o.params.hash() == params.hash() ? false : params.hash() < o.params.hash();
     }
   };
+  // Scalar constants with the same aval and value are one value (every `x * 0.9` makes its own literal).
+  std::map<std::tuple<DType, bool, Shape, uint64_t>, int> literal;
+  for (size_t i = 0; i < g.consts.size(); ++i) {
+    const Tensor& c = g.const_values[i];
+    if (!c.is_concrete() || c.numel() != 1) continue;
+    const double v = c.item_as_double();
+    uint64_t bits;
+    std::memcpy(&bits, &v, sizeof bits);
+    auto [it, fresh] = literal.emplace(std::make_tuple(c.dtype(), c.weak(), c.shape(), bits), g.consts[i]);
+    if (!fresh) rw.alias(g.consts[i], rw.get(it->second));
+  }
   std::map<Key, std::vector<int>> seen;
   for (const Equation& eq : g.eqns) {
     std::vector<int> in = renamed_inputs(rw, eq);
