@@ -164,12 +164,40 @@ void BM_TrainStepMatmulFloor(benchmark::State& st) {
   st.SetItemsProcessed(st.iterations() * st.range(1));
 }
 
+// Parts of the step that no matmul fusion can remove, for the floor analysis in docs/benchmarks.md:
+// the Adam update of every parameter (memory-bound: reads p, g, m, v and writes p, m, v) ...
+void BM_AdamUpdateJit(benchmark::State& st) {
+  StepInputs in = make_inputs(int(st.range(0)), int(st.range(1)));
+  auto update = engine::jit([](const canonical::MlpParams& p, const canonical::MlpParams& g,
+                               const canonical::AdamState& s) { return canonical::adam_update(p, g, s, 1e-3f); });
+  const canonical::MlpParams g = in.p;  // any gradient of the right shapes
+  for (auto _ : st) {
+    auto [p, s] = update(in.p, g, in.s);
+    in.p = std::move(p);
+    in.s = std::move(s);
+  }
+}
+
+// ... and the forward tanh-GELUs of the hidden layers (one fused kernel per layer; the backward needs more).
+void BM_HiddenGelusJit(benchmark::State& st) {
+  const int64_t hidden = st.range(0), batch = st.range(1);
+  const Tensor h = ops::random_normal(ops::random_key(3), {batch, hidden});
+  auto gelus = engine::jit([](const Tensor& x) {
+    std::vector<Tensor> ys;
+    for (int i = 0; i < kDepth; ++i) ys.push_back(ops::gelu(x + double(i), true));
+    return ys;
+  });
+  for (auto _ : st) benchmark::DoNotOptimize(gelus(h));
+}
+
 void step_configs(benchmark::internal::Benchmark* b) {
   for (int64_t hidden : {256, 512})
     for (int64_t batch : {256, 1024}) b->Args({hidden, batch});
   b->Unit(benchmark::kMillisecond)->UseRealTime();
 }
 BENCHMARK(BM_TrainStepEager)->Apply(step_configs);
+BENCHMARK(BM_AdamUpdateJit)->Apply(step_configs);
+BENCHMARK(BM_HiddenGelusJit)->Apply(step_configs);
 BENCHMARK(BM_TrainStepJit)->Apply(step_configs);
 BENCHMARK(BM_TrainStepJitDonated)->Apply(step_configs);
 BENCHMARK(BM_TrainStepJitRemat)->Apply(step_configs);

@@ -41,6 +41,12 @@ for c in configs:
     print(f"| {c} | {fmt(e)} | {fmt(j)} | {fmt(d)} | {fmt(r)} | {fmt(f)} | {fmt(ratio(j, f), 'x')} | "
           f"{fmt(ratio(d, f), 'x')} | {fmt(ratio(e, j), 'x')} |")
 
+print("\n| config | floor ms | Adam update ms | forward GELUs ms | (Adam + GELUs) / floor |")
+print("|---|---|---|---|---|")
+for c in configs:
+    f, a, g = (times.get((k, c)) for k in ("TrainStepMatmulFloor", "AdamUpdateJit", "HiddenGelusJit"))
+    print(f"| {c} | {fmt(f)} | {fmt(a)} | {fmt(g)} | {fmt(ratio(None if a is None or g is None else a + g, f), 'x')} |")
+
 eager, jit = times.get(("EagerTiny", "")), times.get(("JitCallOverheadTiny", ""))
 if eager is not None or jit is not None:
     us = lambda x: None if x is None else x * 1e3
