@@ -17,6 +17,8 @@ PACKAGES=(
   googletest
   libbenchmark-dev  # Google Benchmark (bench/)
   libsleef-dev      # vectorized transcendental functions (CPU kernels)
+  libzip-dev        # reading OGBench .npz data sets (zip archives, stored or deflated)
+  nlohmann-json3-dev  # safetensors checkpoint headers, run configs
   clang-format      # scripts/check_format.sh
 )
 # shellcheck disable=SC2206

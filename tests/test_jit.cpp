@@ -177,3 +177,21 @@ TEST(Jit, VmapOfJitStillRunsCompiled) {
                                     {std::nullopt, std::nullopt, 0})(w1, w2, xs);
   EXPECT_EQ(out.to_vector<float>(), again.to_vector<float>());
 }
+
+// Regression: an output that is a partial view of an intermediate is copied out after the last step, so the
+// intermediate's arena slot must not be handed to later steps.
+TEST(Jit, PartialViewOutputsSurviveLaterSteps) {
+  Rng rng(9);
+  const Tensor x = rand_tensor(rng, {16, 16}, DType::F32);
+  auto f = [](const Tensor& a) {
+    const Tensor y = ops::exp(a);
+    const Tensor first_row = ops::reshape(ops::slice_axis(y, 0, 0, 1), {16});
+    Tensor z = ops::matmul(y, a);
+    for (int i = 0; i < 4; ++i) z = ops::matmul(ops::tanh(z), a);  // later steps that want arena slots
+    return std::make_pair(first_row, z);
+  };
+  const auto [e1, e2] = f(x);
+  const auto [j1, j2] = engine::jit(f)(x);
+  EXPECT_EQ(j1.to_vector<float>(), e1.to_vector<float>());
+  EXPECT_EQ(j2.to_vector<float>(), e2.to_vector<float>());
+}

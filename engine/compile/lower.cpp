@@ -9,6 +9,7 @@
 //  - A closing group whose input is a matmul result used by nothing else becomes that matmul's epilogue.
 // Then every intermediate root gets an arena slot from the memory plan; values the function returns get
 // output buffers instead.
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -434,6 +435,7 @@ class Lowering {
       } else {
         rule.kind = OutputRule::Kind::Copy;
         rule.source = bound_[v];
+        copied_roots_.push_back(r);  // read at the very end of the run: its slot must live that long
       }
       prog_->outputs.push_back(rule);
     }
@@ -467,7 +469,8 @@ class Lowering {
       const int o = output_root_[rule.slot];
       for (size_t i = 0; i < g_.inputs.size(); ++i) {
         const int a = g_.inputs[i];
-        if (i >= donated_.size() || !donated_[i] || used[i] || !(vars_[a] == rule.aval) ||
+        const bool copied = std::find(copied_roots_.begin(), copied_roots_.end(), a) != copied_roots_.end();
+        if (i >= donated_.size() || !donated_[i] || used[i] || copied || !(vars_[a] == rule.aval) ||
             vars_[a].weak != rule.aval.weak)
           continue;
         bool ok = last_read[a] < first_write[o];
@@ -520,6 +523,8 @@ class Lowering {
       touch(traffic[s].reads_early, early, false);
       touch(traffic[s].reads, late, false);
     }
+    for (int r : copied_roots_)
+      if (in_arena(r)) prog_->buffers[buffer(r)].last = int(2 * traffic.size());
     for (size_t s = 0; s < traffic.size(); ++s)
       for (auto [o, r] : traffic[s].inplace)
         if (in_arena(o) && in_arena(r)) prog_->buffers[buffer(o)].inplace_of = buffer(r);
@@ -546,6 +551,7 @@ class Lowering {
   std::vector<Tensor> bound_;
   std::vector<int> root_, reg_, writer_group_, matmul_step_, uses_, is_output_root_;
   std::vector<int> output_root_;  // per output slot: its root
+  std::vector<int> copied_roots_;  // roots that Copy output rules read after the last step
   std::vector<bool> external_;
   std::vector<StepTraffic> traffic_;
   std::vector<bool> alive_;
