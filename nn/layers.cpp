@@ -116,9 +116,7 @@ Tensor time_embedding(const Tensor& t, int64_t dim) {
   // Built from iota inside the graph (not a captured host array): jit then sees no captured constant.
   const Tensor k = ops::convert(ops::arange(half), t.dtype());
   const Tensor freqs = ops::exp(k * (std::log(1000.0) / double(half - 1))) * (2.0 * M_PI / 10.0);
-  Tensor tt = t;
-  if (t.ndim() == 0 || t.dim(-1) != 1) tt = ops::expand_dims(t, -1);
-  const Tensor angles = tt * freqs;  // [..., half]
+  const Tensor angles = ops::expand_dims(t, -1) * freqs;  // [..., half]
   return ops::concatenate({ops::cos(angles), ops::sin(angles)}, -1);
 }
 

@@ -17,6 +17,12 @@ AgentState init_agent(uint64_t seed, const AgentConfig& cfg) {
   return s;
 }
 
+CriticBatch critic_batch(const Batch& b) {
+  const int64_t h = b.valid.dim(1);
+  const Tensor last_valid = ops::reshape(ops::slice_axis(b.valid, 1, h - 1, h), {b.valid.dim(0)});
+  return CriticBatch{b.observations, b.action_chunks, b.rewards, b.masks, b.next_observations, last_valid};
+}
+
 TrainOutput train_step(const AgentState& s, const CriticBatch& batch, const AgentConfig& cfg) {
   const Tensor keys = ops::random_split(s.key, 2);
   const Tensor next_key = ops::reshape(ops::slice_axis(keys, 0, 0, 1), {2});

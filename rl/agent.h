@@ -4,6 +4,7 @@
 #pragma once
 #include "nn/optim.h"
 #include "rl/critic.h"
+#include "rl/data/chunks.h"
 #include "rl/flow.h"
 
 namespace rl {
@@ -38,6 +39,10 @@ struct TrainOutput {
   auto tree_fields() const { return std::tie(state, metrics); }
   auto tree_fields() { return std::tie(state, metrics); }
 };
+
+// The learners' view of a sampled chunk batch: the chunk is the action, and the Q loss is weighted by the
+// validity of the chunk's last step (chunks that cross an episode end are truncated), as in QGF's code.
+CriticBatch critic_batch(const Batch& b);
 
 // One step on one batch (batch.actions are the action chunks the flow imitates). Jit it with the config as a
 // static argument: engine::jit([cfg](const AgentState& s, const CriticBatch& b) { return train_step(s, b, cfg); }).

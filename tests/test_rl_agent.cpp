@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <unistd.h>
@@ -84,6 +85,26 @@ TEST(Agent, ResumedRunContinuesBitwise) {
   for (uint32_t i = start; i < 8; ++i) resumed = step(resumed, batch_for(i)).state;
   std::filesystem::remove(path);
   EXPECT_TRUE(bitwise_equal(straight, resumed));
+}
+
+TEST(Agent, TrainsOnChunksSampledFromAnOgbenchFile) {
+  // The toy OGBench-format file checked in for the data tests: sample chunks, convert, train a few steps.
+  const std::string path = (std::filesystem::path(__FILE__).parent_path() / "data" / "toy_transitions.npz").string();
+  const rl::Dataset ds = rl::clip_dataset_actions(rl::load_dataset(path));
+  rl::ChunkConfig cc;
+  cc.horizon = 2;
+  rl::AgentConfig cfg;
+  cfg.flow = rl::make_flow_config(ds.obs_dim(), ds.action_dim() * cc.horizon, {16, 16});
+  cfg.critic = rl::make_critic_config(ds.obs_dim(), ds.action_dim() * cc.horizon, {16, 16}, cc.discount, 2);
+  rl::AgentState s = rl::init_agent(5, cfg);
+  auto step = engine::jit([cfg](const rl::AgentState& st, const rl::CriticBatch& b) { return rl::train_step(st, b, cfg); });
+  for (uint64_t i = 0; i < 5; ++i) {
+    const rl::CriticBatch b = rl::critic_batch(rl::sample_chunks(ds, cc, 8, 11, i));
+    EXPECT_EQ(b.actions.shape(), (engine::Shape{8, ds.action_dim() * cc.horizon}));
+    rl::TrainOutput o = step(s, b);
+    EXPECT_TRUE(std::isfinite(o.metrics.q_loss.item<float>()));
+    s = o.state;
+  }
 }
 
 }  // namespace

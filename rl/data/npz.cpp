@@ -123,7 +123,8 @@ struct NpzFile::Impl {
                        "missing from the archive (it has " + (have.empty() ? std::string("no members") : have) + ")",
                        "save the array under this key (np.savez(path, " + key + "=...)) or pick another file");
     }
-    *src = {name, zip_get_name(za, it->second, 0)};
+    const char* member = zip_get_name(za, it->second, 0);
+    *src = {name, member ? member : key + ".npy"};
     zip_stat_t st;
     zip_stat_init(&st);
     if (zip_stat_index(za, it->second, 0, &st) != 0)
@@ -217,7 +218,12 @@ NpyHeader NpzFile::header(const std::string& key) {
   NpySource src;
   auto [idx, size] = impl_->locate(key, &src);
   MemberReader in(impl_->za, idx, size, src);
-  return read_npy_header(in, src);
+  try {
+    return read_npy_header(in, src);
+  } catch (const engine::Error&) {
+    in.drain();  // as in read(): prefer the CRC's diagnosis of a damaged member
+    throw;
+  }
 }
 
 namespace {
