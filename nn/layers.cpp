@@ -66,6 +66,7 @@ uint64_t MlpConfig::jit_hash() const {
   mix(uint64_t(out) + 1000003);
   mix(uint64_t(activation));
   for (bool b : layer_norm) mix(b ? 7 : 11);
+  mix(norm_after_activation ? 13 : 17);
   mix(uint64_t(init.mode) * 31 + uint64_t(init.distribution));
   mix(std::hash<double>{}(init.scale));
   return h;
@@ -99,11 +100,20 @@ Tensor mlp(const Mlp& params, const MlpConfig& cfg, const Tensor& x) {
                   "parameters have " + std::to_string(params.hidden.size()) + " hidden layers, the config " +
                       std::to_string(cfg.hidden.size()),
                   {}, engine::current_user_loc(), "initialize the parameters with this config");
+  size_t norms = 0;
+  for (size_t i = 0; i < cfg.hidden.size(); ++i) norms += has_norm(cfg, i);
+  if (params.norms.size() != norms)
+    engine::raise(engine::ErrorKind::Value, "nn::mlp",
+                  "parameters have " + std::to_string(params.norms.size()) + " LayerNorms, the config " +
+                      std::to_string(norms),
+                  {}, engine::current_user_loc(), "initialize the parameters with this config");
   Tensor h = x;
   size_t norm = 0;
   for (size_t i = 0; i < params.hidden.size(); ++i) {
-    h = activate(cfg.activation, linear(params.hidden[i], h));
-    if (has_norm(cfg, i)) h = layer_norm(params.norms.at(norm++), h);
+    h = linear(params.hidden[i], h);
+    if (has_norm(cfg, i) && !cfg.norm_after_activation) h = layer_norm(params.norms[norm++], h);
+    h = activate(cfg.activation, h);
+    if (has_norm(cfg, i) && cfg.norm_after_activation) h = layer_norm(params.norms[norm++], h);
   }
   return linear(params.head, h);
 }

@@ -32,13 +32,15 @@ Tensor layer_norm(const LayerNorm& ln, const Tensor& x, double eps = 1e-6);
 enum class Activation { Gelu, GeluErf, Relu, Tanh, Swish };
 Tensor activate(Activation a, const Tensor& x);
 
-// Hidden layers are Dense -> activation -> (LayerNorm), the order of FQL's and QGF's MLP; the head is a plain
-// Dense. `layer_norm[i]` says whether hidden layer i has a LayerNorm (empty: none).
+// Hidden layers are Dense -> (LayerNorm) -> activation, the order of QGF's MLP (utils/networks.py); FQL's MLP
+// normalizes after the activation instead (norm_after_activation). The head is a plain Dense. `layer_norm[i]`
+// says whether hidden layer i has a LayerNorm (empty: none).
 struct MlpConfig {
   std::vector<int64_t> hidden;
   int64_t out = 1;
   Activation activation = Activation::Gelu;
   std::vector<bool> layer_norm;
+  bool norm_after_activation = false;  // FQL's order: Dense -> activation -> LayerNorm
   VarianceScaling init = kDefaultInit;
 
   // QGF's critic (Q and V): LayerNorm after every hidden layer.

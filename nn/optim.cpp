@@ -164,8 +164,8 @@ AdamFlat adam_update_flat(const std::vector<Tensor>& params, const std::vector<T
 }
 
 Tensor polyak_leaf(const Tensor& target, const Tensor& online, double tau) {
-  if (!std::isfinite(tau))
-    engine::raise(ErrorKind::Value, "nn::polyak", "tau = " + std::to_string(tau) + " is not finite", {}, {},
+  if (!std::isfinite(tau) || tau < 0.0 || tau > 1.0)
+    engine::raise(ErrorKind::Value, "nn::polyak", "tau = " + std::to_string(tau) + " is not in [0, 1]", {}, {},
                   "pass tau in [0, 1] (the weight of the online network)");
   return tau * online + (1.0 - tau) * target;
 }

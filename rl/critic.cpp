@@ -61,7 +61,8 @@ Tensor q_loss(const nn::Mlp& q, const nn::Mlp& v, const CriticConfig& cfg, const
 
 Tensor v_loss(const nn::Mlp& v, const nn::Mlp& q_target, const CriticConfig& cfg, const CriticBatch& b) {
   const Tensor q = ops::stop_gradient(q_min(q_target, cfg, b.obs, b.actions));
-  return ops::mean(expectile_loss(q - v_value(v, cfg, b.obs), cfg.expectile));
+  // Weighted by validity like the Q loss (the official code): V must not chase targets of truncated chunks.
+  return ops::mean(b.weight * expectile_loss(q - v_value(v, cfg, b.obs), cfg.expectile));
 }
 
 }  // namespace rl

@@ -2,7 +2,7 @@
 // default) evaluated as one vmapped network; V(s) is a single network. On a batch of H-step action chunks:
 //   Q target  y = R + discount^H * mask * V(s')            (R: the chunk's discounted reward sum)
 //   Q loss    sum over heads of mean(weight * (Q_i(s, a) - y)^2)
-//   V loss    mean(|tau - 1(u < 0)| u^2),  u = min_i Qtarget_i(s, a) - V(s)     (expectile regression)
+//   V loss    mean(weight * |tau - 1(u < 0)| u^2),  u = min_i Qtarget_i(s, a) - V(s)  (expectile regression)
 //   Qtarget   Polyak average of Q, rate tau_polyak per step.
 #pragma once
 #include "nn/layers.h"
@@ -19,7 +19,8 @@ struct CriticConfig {
   nn::MlpConfig v_net;  // out = 1
   double expectile = 0.9;
   double discount = 0.99;
-  int horizon = 1;  // H: the chunk length the targets bootstrap over
+  int horizon = 1;  // H: the chunk length the targets bootstrap over. Must equal the ChunkConfig's horizon (and
+                    // discount its discount) of the batches: make_critic_config takes both from the caller.
   double polyak = 0.005;
   uint64_t jit_hash() const;
 };

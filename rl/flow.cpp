@@ -8,7 +8,7 @@ namespace rl {
 uint64_t FlowConfig::jit_hash() const {
   uint64_t h = net.jit_hash();
   for (uint64_t v : {uint64_t(obs_dim), uint64_t(action_dim), uint64_t(time_dim), uint64_t(grid_time),
-                     uint64_t(steps)})
+                     uint64_t(steps), uint64_t(cond_dim)})
     h = (h ^ v) * 1099511628211ull;
   return h;
 }
@@ -52,7 +52,7 @@ Tensor flow_bc_loss(const nn::Mlp& p, const FlowConfig& cfg, const Tensor& obs, 
   const int64_t b = actions.dim(0);
   const Tensor a0 = ops::random_normal(ops::random_fold_in(key, 0), actions.shape(), actions.dtype());
   Tensor t = ops::random_uniform(ops::random_fold_in(key, 1), {b}, 0.0, 1.0, actions.dtype());
-  if (cfg.grid_time) t = ops::floor(t * 11.0) / 10.0;  // uniform over {0, 0.1, ..., 1}
+  if (cfg.grid_time) t = ops::floor(t * double(cfg.steps + 1)) / double(cfg.steps);  // uniform over {0, 1/T, ..., 1}
   const Tensor tt = ops::expand_dims(t, 1);
   const Tensor at = (1.0 - tt) * a0 + tt * actions;
   return ops::mean(ops::square(velocity(p, cfg, obs, at, t) - (actions - a0)));

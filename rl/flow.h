@@ -14,7 +14,7 @@ struct FlowConfig {
   int64_t action_dim = 0;  // the full (chunk) action dimension the policy outputs
   int64_t time_dim = 16;   // sinusoidal time embedding width
   nn::MlpConfig net;       // hidden layers of the velocity network (net.out is set to action_dim)
-  bool grid_time = false;  // t from {0, 0.1, ..., 1} (the official code) instead of U[0, 1] (the paper)
+  bool grid_time = false;  // t from {0, 1/T, ..., 1} (the official code) instead of U[0, 1] (the paper)
   int steps = 10;          // Euler steps of the sampler
   int64_t cond_dim = 0;    // CFGRL's conditional flow: an extra input (the optimality bit); 0 for plain BC
   uint64_t jit_hash() const;
@@ -29,8 +29,8 @@ nn::Mlp init_flow(const Tensor& key, const FlowConfig& cfg);
 Tensor velocity(const nn::Mlp& p, const FlowConfig& cfg, const Tensor& obs, const Tensor& a, const Tensor& t,
                 const Tensor& cond = Tensor());
 
-// The flow-matching loss on a batch of (obs, data actions): mean over batch and action dims of
-// ||v(s, a_t, t) - (a_1 - a_0)||^2 / action_dim, with a_0 and t drawn from `key`.
+// The flow-matching loss on a batch of (obs, data actions): the mean over every batch row and action
+// coordinate of (v(s, a_t, t) - (a_1 - a_0))^2, with a_0 and t drawn from `key`.
 Tensor flow_bc_loss(const nn::Mlp& p, const FlowConfig& cfg, const Tensor& obs, const Tensor& actions,
                     const Tensor& key);
 

@@ -16,10 +16,12 @@ Tensor q_grad(const QFunction& q, const Tensor& obs, const Tensor& a) {
   return engine::grad([&](const Tensor& x) { return ops::sum(q(obs, x)); })(a);
 }
 
-// One-step clean-action estimate a_hat = clip(a + (1 - t) v(s, a, t), -1, 1).
-Tensor denoised(const nn::Mlp& flow, const FlowConfig& fcfg, const Tensor& obs, const Tensor& a, int k) {
+// One-step clean-action estimate a_hat = clip(a + (1 - t) v, -1, 1), from v = v(s, a, t) when the caller has it.
+Tensor denoised(const nn::Mlp& flow, const FlowConfig& fcfg, const Tensor& obs, const Tensor& a, int k,
+                const Tensor& v = Tensor()) {
   const double t = double(k) / fcfg.steps;
-  return ops::clip(a + (1.0 - t) * velocity(flow, fcfg, obs, a, time_at(k, fcfg, a)), -1.0, 1.0);
+  const Tensor vel = v.defined() ? v : velocity(flow, fcfg, obs, a, time_at(k, fcfg, a));
+  return ops::clip(a + (1.0 - t) * vel, -1.0, 1.0);
 }
 
 // The BC flow integrated from (a, step k) to t = 1 (no clipping: a smooth chain to differentiate).
@@ -34,6 +36,8 @@ Tensor integrate_from(const nn::Mlp& flow, const FlowConfig& fcfg, const Tensor&
 QFunction critic_q(const nn::Mlp& q, const CriticConfig& cfg) {
   return [q, cfg](const Tensor& obs, const Tensor& a) { return q_min(q, cfg, obs, a); };
 }
+
+QFunction guidance_critic(const Critic& c, const CriticConfig& cfg) { return critic_q(c.q_target, cfg); }
 
 const char* guidance_name(Guidance g) {
   switch (g) {
@@ -60,7 +64,8 @@ Tensor guidance_gradient(Guidance kind, const nn::Mlp& flow, const FlowConfig& f
       return q_grad(q, obs, a);
     case Guidance::BPTT:
       return engine::grad([&](const Tensor& x) {
-        return ops::sum(q(obs, integrate_from(flow, fcfg, obs, x, k)));
+        // Q is queried inside the action box, as the official BPTT intends (clip: zero gradient outside).
+        return ops::sum(q(obs, ops::clip(integrate_from(flow, fcfg, obs, x, k), -1.0, 1.0)));
       })(a);
     default:
       engine::raise(engine::ErrorKind::Value, "rl::guidance_gradient",
@@ -81,7 +86,9 @@ Tensor sample_guided(Guidance kind, const nn::Mlp& flow, const FlowConfig& fcfg,
   Tensor a = noise;
   for (int k = 0; k < fcfg.steps; ++k) {
     const Tensor v = velocity(flow, fcfg, obs, a, time_at(k, fcfg, a));
-    const Tensor g = guidance_gradient(kind, flow, fcfg, q, obs, a, k);
+    // QGF reuses this step's velocity for a_hat (no second flow evaluation); the others need their own.
+    const Tensor g = kind == Guidance::QGF ? q_grad(q, obs, denoised(flow, fcfg, obs, a, k, v))
+                                           : guidance_gradient(kind, flow, fcfg, q, obs, a, k);
     a = a + dt * (v + w * g);
   }
   return ops::clip(a, -1.0, 1.0);
@@ -94,9 +101,11 @@ Tensor sample_best_of_n(Guidance base, const nn::Mlp& flow, const FlowConfig& fc
   const Tensor samples = engine::vmap(one)(noise);  // [N, B, A]
   auto score = [&](const Tensor& a) { return q(obs, a); };
   const Tensor scores = engine::vmap(score)(samples);  // [N, B]
-  // Select with a one-hot mask: exact (the other candidates contribute 0 * x = 0 for finite x).
-  const Tensor pick = ops::one_hot(ops::argmax(scores, 0), n, samples.dtype());  // [B, N]
-  return ops::sum(ops::expand_dims(ops::transpose(pick, {1, 0}), 2) * samples, {0});
+  // Select with a one-hot mask: exact, and a NaN or inf candidate that is not picked cannot leak (select, not
+  // a multiply by zero).
+  const Tensor pick = ops::transpose(ops::one_hot(ops::argmax(scores, 0), n, samples.dtype()), {1, 0});  // [N, B]
+  const Tensor chosen = ops::gt(ops::broadcast_to(ops::expand_dims(pick, 2), samples.shape()), ops::zeros_like(samples));
+  return ops::sum(ops::select(chosen, samples, ops::zeros_like(samples)), {0});
 }
 
 Tensor cfgrl_loss(const nn::Mlp& flow, const FlowConfig& fcfg, const Tensor& obs, const Tensor& actions,
@@ -108,7 +117,7 @@ Tensor cfgrl_loss(const nn::Mlp& flow, const FlowConfig& fcfg, const Tensor& obs
   const DType dt = actions.dtype();
   const Tensor a0 = ops::random_normal(ops::random_fold_in(key, 0), actions.shape(), dt);
   Tensor t = ops::random_uniform(ops::random_fold_in(key, 1), {b}, 0.0, 1.0, dt);
-  if (fcfg.grid_time) t = ops::floor(t * 11.0) / 10.0;
+  if (fcfg.grid_time) t = ops::floor(t * double(fcfg.steps + 1)) / double(fcfg.steps);
   // Classifier-free training: the label (optimal: (1, 0), not optimal: (0, 1)) is replaced by the null
   // condition (0, 0) for a fraction p_uncond of all samples, so one network learns the conditional velocities
   // and the unconditional (behavior) one.

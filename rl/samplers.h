@@ -5,7 +5,7 @@
 //   QGF          a_hat = clip(a + (1 - t) v, -1, 1);  g = grad_{a_hat} min_i Q(s, a_hat);  a += dt (v + w g)
 //   QGFJacobian  the same g pulled back through a_hat(a): (d a_hat / d a)^T g (a vjp through v)
 //   QFQL         g = grad_a min_i Q(s, a) at the noisy a itself
-//   BPTT         g = grad_a min_i Q(s, ODE(a)): integrate the BC flow from (a, t) to t = 1, backprop the chain
+//   BPTT         g = grad_a min_i Q(s, clip(ODE(a))): integrate the BC flow from (a, t) to t = 1, backprop the chain
 //   GradStep     BC sample, then L steps of a = clip(a + alpha grad_a Q(s, a), -1, 1) (alpha, L in options)
 // Best-of-N (over BC or QGF samples) and CFGRL are below. Results are clipped to [-1, 1].
 #pragma once
@@ -20,6 +20,8 @@ namespace rl {
 // differentiable function works (the tests use closed-form Q functions).
 using QFunction = std::function<Tensor(const Tensor& obs, const Tensor& actions)>;
 QFunction critic_q(const nn::Mlp& q, const CriticConfig& cfg);  // min_i Q_i of a trained critic
+// The Q every guided sampler should use: the critic's *target* heads (QGF.md; the official code does so).
+QFunction guidance_critic(const Critic& c, const CriticConfig& cfg);
 
 enum class Guidance { BC, QGF, QGFJacobian, QFQL, BPTT, GradStep };
 const char* guidance_name(Guidance g);

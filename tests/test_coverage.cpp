@@ -11,6 +11,7 @@
 #include <string>
 
 #include "tests/coverage_table.h"
+#include "tests/support/testing.h"
 
 #ifndef QGF_SOURCE_DIR
 #error "tests/CMakeLists.txt must define QGF_SOURCE_DIR for test_coverage"
@@ -22,26 +23,7 @@ namespace fs = std::filesystem;
 
 const fs::path kGolden = fs::path(QGF_SOURCE_DIR) / "docs" / "coverage.md";
 
-bool update_requested() {
-  const char* v = std::getenv("QGF_UPDATE_GOLDEN");
-  return v && std::string(v) == "1";
-}
 
-// Writes next to the target and renames over it, so a reader never sees a half-written file.
-void write_atomically(const fs::path& path, const std::string& text) {
-  fs::path tmp = path;
-  tmp += ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    ASSERT_TRUE(out) << "cannot write " << tmp;
-    out << text;
-    out.close();
-    ASSERT_TRUE(out) << "writing " << tmp << " failed";
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  ASSERT_FALSE(ec) << "cannot rename " << tmp << " to " << path << ": " << ec.message();
-}
 
 // "line N: expected ... / actual ..." for the first differing line.
 std::string first_difference(const std::string& expected, const std::string& actual) {
@@ -68,8 +50,8 @@ TEST(Coverage, EveryRuleOrADeclaredReason) {
 
 TEST(Coverage, GoldenTableMatchesRegistry) {
   const std::string actual = qgf_coverage::coverage_markdown();
-  if (update_requested()) {
-    write_atomically(kGolden, actual);
+  if (testing_support::update_golden_requested()) {
+    testing_support::write_file_atomically(kGolden, actual);
     std::cout << "[coverage] wrote " << kGolden << "\n";
     return;
   }

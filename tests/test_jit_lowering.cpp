@@ -465,27 +465,7 @@ TEST(JitLowering, TrainStepIsBitwiseIndependentOfTheThreadCount) {
 
 const fs::path kGoldenDir = fs::path(QGF_SOURCE_DIR) / "tests" / "golden";
 
-bool update_requested() {
-  const char* v = std::getenv("QGF_UPDATE_GOLDEN");
-  return v && std::string(v) == "1";
-}
 
-// Writes next to the target and renames over it, so a reader never sees a half-written file.
-void write_atomically(const fs::path& path, const std::string& text) {
-  std::error_code ec;
-  fs::create_directories(path.parent_path(), ec);
-  fs::path tmp = path;
-  tmp += ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    ASSERT_TRUE(out) << "cannot write " << tmp;
-    out << text;
-    out.close();
-    ASSERT_TRUE(out) << "writing " << tmp << " failed";
-  }
-  fs::rename(tmp, path, ec);
-  ASSERT_FALSE(ec) << "cannot rename " << tmp << " to " << path << ": " << ec.message();
-}
 
 std::vector<std::string> lines_of(const std::string& s) {
   std::vector<std::string> out;
@@ -565,8 +545,8 @@ std::string golden_text(const std::string& title, const F& f, const Args&... arg
 
 void check_golden(const std::string& name, const std::string& actual) {
   const fs::path path = kGoldenDir / (name + ".txt");
-  if (update_requested()) {
-    write_atomically(path, actual);
+  if (testing_support::update_golden_requested()) {
+    testing_support::write_file_atomically(path, actual);
     std::cout << "[golden] wrote " << path << "\n";
     return;
   }

@@ -57,16 +57,20 @@ TEST(NnLayers, ActorAndCriticLayerNormPlacement) {
   EXPECT_EQ(a.norms.size(), 3u);  // not after the last hidden layer
   EXPECT_EQ(c.norms.size(), 4u);
   EXPECT_EQ(nn::mlp(a, actor, ops::ones({7, 5})).shape(), (engine::Shape{7, 3}));
-  // The critic against a hand-written Dense -> GELU -> LayerNorm stack (FQL's and QGF's order).
-  Tensor h = ops::ones({2, 5});
-  size_t norm = 0;
-  for (size_t i = 0; i < c.hidden.size(); ++i) {
-    h = ops::gelu(ops::matmul(h, c.hidden[i].w) + c.hidden[i].b, true);
-    h = ops::layer_norm(h, c.norms[norm].scale, c.norms[norm].bias, 1e-6);
-    ++norm;
+  // The critic against a hand-written Dense -> LayerNorm -> GELU stack (QGF's order), and FQL's order when asked.
+  for (bool after : {false, true}) {
+    Tensor h = ops::ones({2, 5});
+    for (size_t i = 0; i < c.hidden.size(); ++i) {
+      h = ops::matmul(h, c.hidden[i].w) + c.hidden[i].b;
+      if (!after) h = ops::layer_norm(h, c.norms[i].scale, c.norms[i].bias, 1e-6);
+      h = ops::gelu(h, true);
+      if (after) h = ops::layer_norm(h, c.norms[i].scale, c.norms[i].bias, 1e-6);
+    }
+    const Tensor ref = ops::matmul(h, c.head.w) + c.head.b;
+    nn::MlpConfig ordered = critic;
+    ordered.norm_after_activation = after;
+    EXPECT_EQ(nn::mlp(c, ordered, ops::ones({2, 5})).to_vector<float>(), ref.to_vector<float>()) << after;
   }
-  const Tensor ref = ops::matmul(h, c.head.w) + c.head.b;
-  EXPECT_EQ(nn::mlp(c, critic, ops::ones({2, 5})).to_vector<float>(), ref.to_vector<float>());
   nn::MlpConfig bad = critic;
   bad.layer_norm = {true};
   EXPECT_THROW(nn::init_mlp(ops::random_key(4), 5, bad), engine::Error);

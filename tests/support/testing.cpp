@@ -1,4 +1,8 @@
 // Test support: random tensors, comparisons, check_grads and vmap-versus-loop.
+#include <gtest/gtest.h>
+#include <cstdlib>
+#include <unistd.h>
+#include <fstream>
 #include "tests/support/testing.h"
 
 #include <cmath>
@@ -310,6 +314,28 @@ std::string check_nested_vmap(const FlatFn& f, const std::function<std::vector<T
     if (!c.empty()) err << "nested vmap output " << j << ": " << c << "\n";
   }
   return err.str();
+}
+
+bool update_golden_requested() {
+  const char* v = std::getenv("QGF_UPDATE_GOLDEN");
+  return v && std::string(v) == "1";
+}
+
+void write_file_atomically(const std::filesystem::path& path, const std::string& text) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(path.parent_path(), ec);
+  fs::path tmp = path;
+  tmp += ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    ASSERT_TRUE(out) << "cannot write " << tmp;
+    out << text;
+    out.close();
+    ASSERT_TRUE(out) << "writing " << tmp << " failed";
+  }
+  fs::rename(tmp, path, ec);
+  ASSERT_FALSE(ec) << "cannot rename " << tmp << " to " << path << ": " << ec.message();
 }
 
 }  // namespace testing_support

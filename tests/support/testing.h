@@ -1,6 +1,7 @@
 // Test support shared by the test binaries: random inputs, tolerant comparisons, and the two property checks
 // every primitive goes through: numerical gradients (check_grads, as JAX's) and vmap against a loop.
 #pragma once
+#include <filesystem>
 #include <functional>
 #include <optional>
 #include <random>
@@ -54,5 +55,11 @@ std::string check_vmap(const FlatFn& f, const std::function<std::vector<Tensor>(
 // vmap(vmap(f)) with all arguments mapped at 0, sizes (2, 3), against a double loop.
 std::string check_nested_vmap(const FlatFn& f, const std::function<std::vector<Tensor>(Rng&)>& make_args, Rng& rng,
                               double atol = 1e-12, double rtol = 1e-12);
+
+// Golden files: QGF_UPDATE_GOLDEN=1 asks tests to rewrite their golden files instead of comparing with them.
+bool update_golden_requested();
+// Writes next to the target and renames over it, so a reader never sees a half-written file (creates missing
+// directories; a gtest failure on error).
+void write_file_atomically(const std::filesystem::path& path, const std::string& text);
 
 }  // namespace testing_support
