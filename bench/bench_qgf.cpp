@@ -1,7 +1,8 @@
 // QGF benchmarks (issue 4): one full training step (flow + Q ensemble + V, Adam on all three, Polyak) at
 // 4x512 / batch 256 and at the paper's 4x1024 / batch 1024, with 25-D action chunks (5-D actions, H = 5) and
 // 40-D observations; and every sampler's latency at batch 1 (p50 / p99 over repeated calls) and throughput at
-// batch 1024, T = 10 Euler steps. A plain program (percentiles are not Google Benchmark's), printing markdown.
+// batch 1024, T = 10 Euler steps. A plain program (percentiles are not Google Benchmark's), printing
+// markdown.
 //   build/bench/bench_qgf [--quick]
 #include <algorithm>
 #include <chrono>
@@ -22,7 +23,9 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int64_t kObs = 40, kAct = 25;
 
-double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
 
 std::vector<double> time_calls(const std::function<void()>& f, int warmup, int n) {
   for (int i = 0; i < warmup; ++i) f();
@@ -50,8 +53,10 @@ rl::CriticBatch random_batch(int64_t b) {
   const Tensor k = ops::random_key(9);
   return rl::CriticBatch{ops::random_normal(ops::random_fold_in(k, 0), {b, kObs}),
                          ops::random_uniform(ops::random_fold_in(k, 1), {b, kAct}, -1.0, 1.0),
-                         ops::random_normal(ops::random_fold_in(k, 2), {b}), ops::ones({b}),
-                         ops::random_normal(ops::random_fold_in(k, 3), {b, kObs}), ops::ones({b})};
+                         ops::random_normal(ops::random_fold_in(k, 2), {b}),
+                         ops::ones({b}),
+                         ops::random_normal(ops::random_fold_in(k, 3), {b, kObs}),
+                         ops::ones({b})};
 }
 
 void train_steps(bool quick) {
@@ -60,10 +65,12 @@ void train_steps(bool quick) {
     const rl::AgentConfig cfg = agent_config(hidden);
     rl::AgentState s = rl::init_agent(1, cfg);
     const rl::CriticBatch b = random_batch(batch);
-    auto step = engine::jit([cfg](const rl::AgentState& st, const rl::CriticBatch& bb) { return rl::train_step(st, bb, cfg); });
+    auto step = engine::jit(
+        [cfg](const rl::AgentState& st, const rl::CriticBatch& bb) { return rl::train_step(st, bb, cfg); });
     const int n = quick ? 3 : (hidden == 1024 ? 10 : 50);
     const auto t = time_calls([&] { s = step(s, b).state; }, 2, n);
-    std::printf("| 4x%lld / %lld | %.2f | %.2f | %d |\n", (long long)hidden, (long long)batch, pct(t, 0.5), t.front(), n);
+    std::printf("| 4x%lld / %lld | %.2f | %.2f | %d |\n", (long long)hidden, (long long)batch, pct(t, 0.5),
+                t.front(), n);
   }
 }
 
@@ -72,26 +79,32 @@ void samplers(bool quick) {
   const rl::AgentState s = rl::init_agent(2, cfg);
   const rl::FlowConfig fc = cfg.flow;
   const rl::CriticConfig cc = cfg.critic;
-  std::printf("\n| sampler (4x512 nets, T = 10) | batch 1 p50 ms | batch 1 p99 ms | batch 1024 samples/s |\n|---|---|---|---|\n");
+  std::printf(
+      "\n| sampler (4x512 nets, T = 10) | batch 1 p50 ms | batch 1 p99 ms | batch 1024 samples/s "
+      "|\n|---|---|---|---|\n");
   struct Kind {
     const char* name;
     std::function<Tensor(const nn::Mlp&, const nn::Mlp&, const Tensor&, const Tensor&, const Tensor&)> fn;
     int64_t n = 1;  // best-of-N candidates
   };
   auto guided = [&](rl::Guidance g) {
-    return [fc, cc, g](const nn::Mlp& f, const nn::Mlp& q, const Tensor& o, const Tensor& z, const Tensor& w) {
-      return rl::sample_guided(g, f, fc, rl::critic_q(q, cc), o, z, w);
-    };
+    return [fc, cc, g](const nn::Mlp& f, const nn::Mlp& q, const Tensor& o, const Tensor& z,
+                       const Tensor& w) { return rl::sample_guided(g, f, fc, rl::critic_q(q, cc), o, z, w); };
   };
   auto bon = [&](rl::Guidance g) {
-    return [fc, cc, g](const nn::Mlp& f, const nn::Mlp& q, const Tensor& o, const Tensor& z, const Tensor& w) {
-      return rl::sample_best_of_n(g, f, fc, rl::critic_q(q, cc), o, z, w);
-    };
+    return
+        [fc, cc, g](const nn::Mlp& f, const nn::Mlp& q, const Tensor& o, const Tensor& z, const Tensor& w) {
+          return rl::sample_best_of_n(g, f, fc, rl::critic_q(q, cc), o, z, w);
+        };
   };
-  std::vector<Kind> kinds = {{"BC", guided(rl::Guidance::BC)},           {"QGF", guided(rl::Guidance::QGF)},
-                             {"QGF-Jacobian", guided(rl::Guidance::QGFJacobian)}, {"QFQL", guided(rl::Guidance::QFQL)},
-                             {"BPTT", guided(rl::Guidance::BPTT)},       {"GradStep", guided(rl::Guidance::GradStep)},
-                             {"best-of-4 BC", bon(rl::Guidance::BC), 4}, {"best-of-4 QGF", bon(rl::Guidance::QGF), 4}};
+  std::vector<Kind> kinds = {{"BC", guided(rl::Guidance::BC)},
+                             {"QGF", guided(rl::Guidance::QGF)},
+                             {"QGF-Jacobian", guided(rl::Guidance::QGFJacobian)},
+                             {"QFQL", guided(rl::Guidance::QFQL)},
+                             {"BPTT", guided(rl::Guidance::BPTT)},
+                             {"GradStep", guided(rl::Guidance::GradStep)},
+                             {"best-of-4 BC", bon(rl::Guidance::BC), 4},
+                             {"best-of-4 QGF", bon(rl::Guidance::QGF), 4}};
   for (const Kind& k : kinds) {
     auto jitted = engine::jit(k.fn);
     auto run = [&](int64_t b, int calls) {
@@ -102,7 +115,8 @@ void samplers(bool quick) {
     };
     const auto t1 = run(1, quick ? 20 : 300);
     const auto tb = run(1024, quick ? 2 : 10);
-    std::printf("| %s | %.3f | %.3f | %.0f |\n", k.name, pct(t1, 0.5), pct(t1, 0.99), 1024.0 / (pct(tb, 0.5) / 1e3));
+    std::printf("| %s | %.3f | %.3f | %.0f |\n", k.name, pct(t1, 0.5), pct(t1, 0.99),
+                1024.0 / (pct(tb, 0.5) / 1e3));
   }
 }
 

@@ -31,10 +31,12 @@ Tensor sample_actions(std::mt19937_64& rng, int n) {
 // 2. A critic: any differentiable function of (obs, actions) -> [B]. A bump of height c_k on each mode.
 Tensor reward(const Tensor& /*obs*/, const Tensor& a) {
   const double c[3] = {0.0, 1.0, 0.5};
-  const Tensor x = ops::squeeze(ops::slice_axis(a, 1, 0, 1), {1}), y = ops::squeeze(ops::slice_axis(a, 1, 1, 2), {1});
+  const Tensor x = ops::squeeze(ops::slice_axis(a, 1, 0, 1), {1}),
+               y = ops::squeeze(ops::slice_axis(a, 1, 1, 2), {1});
   Tensor q = ops::zeros({a.dim(0)});
   for (int k = 0; k < 3; ++k)
-    q = q + c[k] * ops::exp((ops::square(x - double(kModes[k][0])) + ops::square(y - double(kModes[k][1]))) * -8.0);
+    q = q + c[k] * ops::exp((ops::square(x - double(kModes[k][0])) + ops::square(y - double(kModes[k][1]))) *
+                            -8.0);
   return q;
 }
 
@@ -47,8 +49,8 @@ int main() {
   nn::AdamState<nn::Mlp> opt = nn::adam_init(params);
 
   // 4. One training step as a pure function of (params, optimizer state, batch, key), compiled once.
-  auto train_step = engine::jit([cfg, adam](const nn::Mlp& p, const nn::AdamState<nn::Mlp>& s, const Tensor& obs,
-                                            const Tensor& actions, const Tensor& key) {
+  auto train_step = engine::jit([cfg, adam](const nn::Mlp& p, const nn::AdamState<nn::Mlp>& s,
+                                            const Tensor& obs, const Tensor& actions, const Tensor& key) {
     auto [loss, grads] = engine::value_and_grad(
         [&](const nn::Mlp& q) { return rl::flow_bc_loss(q, cfg, obs, actions, key); })(p);
     auto [p2, s2] = nn::adam_update(p, grads, s, adam);
@@ -72,9 +74,11 @@ int main() {
   const int n = 2048;
   const Tensor noise = ops::random_normal(ops::random_key(3), {n, 2});
   for (double w : {0.0, 1.0, 2.0, 4.0}) {
-    const std::vector<float> a = sampler(params, ops::zeros({n, 1}), noise, ops::scalar(w)).to_vector<float>();
+    const std::vector<float> a =
+        sampler(params, ops::zeros({n, 1}), noise, ops::scalar(w)).to_vector<float>();
     int best = 0;
-    for (int i = 0; i < n; ++i) best += std::hypot(a[size_t(2 * i)] - 0.5f, a[size_t(2 * i + 1)] + 0.5f) < 0.25f;
+    for (int i = 0; i < n; ++i)
+      best += std::hypot(a[size_t(2 * i)] - 0.5f, a[size_t(2 * i + 1)] + 0.5f) < 0.25f;
     std::printf("guidance w = %.1f: %.1f%% of actions on the best mode (data: 30%%)\n", w, 100.0 * best / n);
   }
 }

@@ -9,12 +9,16 @@ namespace nn {
 
 Tensor init_weight(const Tensor& key, const Shape& shape, const VarianceScaling& vs, DType dtype) {
   if (shape.size() < 2)
-    engine::raise(engine::ErrorKind::Shape, "init_weight", "needs a weight shape of rank >= 2, got " +
-                  engine::shape_str(shape), {}, {}, "biases are initialized with ops::zeros");
+    engine::raise(engine::ErrorKind::Shape, "init_weight",
+                  "needs a weight shape of rank >= 2, got " + engine::shape_str(shape), {}, {},
+                  "biases are initialized with ops::zeros");
   int64_t receptive = 1;
   for (size_t i = 0; i + 2 < shape.size(); ++i) receptive *= shape[i];
-  const double fan_in = double(shape[shape.size() - 2] * receptive), fan_out = double(shape.back() * receptive);
-  const double fan = vs.mode == FanMode::In ? fan_in : vs.mode == FanMode::Out ? fan_out : (fan_in + fan_out) / 2;
+  const double fan_in = double(shape[shape.size() - 2] * receptive),
+               fan_out = double(shape.back() * receptive);
+  const double fan = vs.mode == FanMode::In    ? fan_in
+                     : vs.mode == FanMode::Out ? fan_out
+                                               : (fan_in + fan_out) / 2;
   const double variance = vs.scale / std::max(1.0, fan);
   switch (vs.distribution) {
     case Distribution::Uniform: {

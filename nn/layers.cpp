@@ -25,9 +25,13 @@ Tensor linear(const Linear& l, const Tensor& x) {
   return ops::reshape(y, lead);
 }
 
-LayerNorm init_layer_norm(int64_t dim, DType dtype) { return LayerNorm{ops::ones({dim}, dtype), ops::zeros({dim}, dtype)}; }
+LayerNorm init_layer_norm(int64_t dim, DType dtype) {
+  return LayerNorm{ops::ones({dim}, dtype), ops::zeros({dim}, dtype)};
+}
 
-Tensor layer_norm(const LayerNorm& ln, const Tensor& x, double eps) { return ops::layer_norm(x, ln.scale, ln.bias, eps); }
+Tensor layer_norm(const LayerNorm& ln, const Tensor& x, double eps) {
+  return ops::layer_norm(x, ln.scale, ln.bias, eps);
+}
 
 Tensor activate(Activation a, const Tensor& x) {
   switch (a) {
@@ -86,11 +90,13 @@ Mlp init_mlp(const Tensor& key, int64_t in, const MlpConfig& cfg, DType dtype) {
   int64_t width = in;
   for (size_t i = 0; i < cfg.hidden.size(); ++i) {
     // One key per layer (fold_in of its index): adding a layer does not change the others' draws.
-    p.hidden.push_back(init_linear(ops::random_fold_in(key, uint32_t(i)), width, cfg.hidden[i], cfg.init, dtype));
+    p.hidden.push_back(
+        init_linear(ops::random_fold_in(key, uint32_t(i)), width, cfg.hidden[i], cfg.init, dtype));
     if (has_norm(cfg, i)) p.norms.push_back(init_layer_norm(cfg.hidden[i], dtype));
     width = cfg.hidden[i];
   }
-  p.head = init_linear(ops::random_fold_in(key, uint32_t(cfg.hidden.size())), width, cfg.out, cfg.init, dtype);
+  p.head =
+      init_linear(ops::random_fold_in(key, uint32_t(cfg.hidden.size())), width, cfg.out, cfg.init, dtype);
   return p;
 }
 
@@ -120,8 +126,9 @@ Tensor mlp(const Mlp& params, const MlpConfig& cfg, const Tensor& x) {
 
 Tensor time_embedding(const Tensor& t, int64_t dim) {
   if (dim < 4 || dim % 2 != 0)
-    engine::raise(engine::ErrorKind::Value, "nn::time_embedding", "dim must be even and at least 4, got " +
-                  std::to_string(dim), {}, engine::current_user_loc());
+    engine::raise(engine::ErrorKind::Value, "nn::time_embedding",
+                  "dim must be even and at least 4, got " + std::to_string(dim), {},
+                  engine::current_user_loc());
   const int64_t half = dim / 2;
   // Built from iota inside the graph (not a captured host array): jit then sees no captured constant.
   const Tensor k = ops::convert(ops::arange(half), t.dtype());
@@ -132,7 +139,8 @@ Tensor time_embedding(const Tensor& t, int64_t dim) {
 
 Mlp init_mlp_ensemble(const Tensor& key, int64_t members, int64_t in, const MlpConfig& cfg, DType dtype) {
   std::vector<Mlp> ms;
-  for (int64_t e = 0; e < members; ++e) ms.push_back(init_mlp(ops::random_fold_in(key, uint32_t(1000 + e)), in, cfg, dtype));
+  for (int64_t e = 0; e < members; ++e)
+    ms.push_back(init_mlp(ops::random_fold_in(key, uint32_t(1000 + e)), in, cfg, dtype));
   return stack_members(ms);
 }
 

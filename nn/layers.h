@@ -62,11 +62,12 @@ Tensor mlp(const Mlp& params, const MlpConfig& cfg, const Tensor& x);  // x [...
 
 // The sinusoidal embedding of a time t in [0, 1]: [cos(t f_0), ..., cos(t f_{d/2-1}), sin(t f_0), ...] with
 // frequencies f_k = 2 pi * 1000^(k / (d/2 - 1)) / 10, geometric from 2 pi / 10 to 200 pi: slow features that
-// resolve the whole interval and fast ones that resolve the 10 Euler steps. t [...] -> [..., d] (a new last axis).
+// resolve the whole interval and fast ones that resolve the 10 Euler steps. t [...] -> [..., d] (a new last
+// axis).
 Tensor time_embedding(const Tensor& t, int64_t dim = 16);
 
-// Ensembles: E members' parameters stacked along a new leading axis of every leaf, and evaluated together with
-// vmap over that axis (one batched network, not E calls).
+// Ensembles: E members' parameters stacked along a new leading axis of every leaf, and evaluated together
+// with vmap over that axis (one batched network, not E calls).
 template <class P>
 P stack_members(const std::vector<P>& members) {
   std::vector<std::vector<Tensor>> leaves;

@@ -31,12 +31,10 @@ TrainOutput train_step(const AgentState& s, const CriticBatch& batch, const Agen
   auto [flow_loss, flow_grad] = engine::value_and_grad([&](const nn::Mlp& p) {
     return flow_bc_loss(p, cfg.flow, batch.obs, batch.actions, flow_key);
   })(s.flow);
-  auto [q_l, q_grad] = engine::value_and_grad([&](const nn::Mlp& q) {
-    return q_loss(q, s.critic.v, cfg.critic, batch);
-  })(s.critic.q);
-  auto [v_l, v_grad] = engine::value_and_grad([&](const nn::Mlp& v) {
-    return v_loss(v, s.critic.q_target, cfg.critic, batch);
-  })(s.critic.v);
+  auto [q_l, q_grad] = engine::value_and_grad(
+      [&](const nn::Mlp& q) { return q_loss(q, s.critic.v, cfg.critic, batch); })(s.critic.q);
+  auto [v_l, v_grad] = engine::value_and_grad(
+      [&](const nn::Mlp& v) { return v_loss(v, s.critic.q_target, cfg.critic, batch); })(s.critic.v);
 
   TrainOutput out;
   std::tie(out.state.flow, out.state.flow_opt) = nn::adam_update(s.flow, flow_grad, s.flow_opt, cfg.adam);

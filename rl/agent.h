@@ -45,7 +45,8 @@ struct TrainOutput {
 CriticBatch critic_batch(const Batch& b);
 
 // One step on one batch (batch.actions are the action chunks the flow imitates). Jit it with the config as a
-// static argument: engine::jit([cfg](const AgentState& s, const CriticBatch& b) { return train_step(s, b, cfg); }).
+// static argument: engine::jit([cfg](const AgentState& s, const CriticBatch& b) { return train_step(s, b,
+// cfg); }).
 TrainOutput train_step(const AgentState& s, const CriticBatch& batch, const AgentConfig& cfg);
 
 }  // namespace rl

@@ -9,13 +9,14 @@ namespace rl {
 
 uint64_t CriticConfig::jit_hash() const {
   uint64_t h = q_net.jit_hash() * 31 + v_net.jit_hash();
-  for (double v : {double(obs_dim), double(action_dim), double(heads), expectile, discount, double(horizon), polyak})
+  for (double v :
+       {double(obs_dim), double(action_dim), double(heads), expectile, discount, double(horizon), polyak})
     h = (h ^ std::hash<double>{}(v)) * 1099511628211ull;
   return h;
 }
 
-CriticConfig make_critic_config(int64_t obs_dim, int64_t action_dim, std::vector<int64_t> hidden, double discount,
-                                int horizon) {
+CriticConfig make_critic_config(int64_t obs_dim, int64_t action_dim, std::vector<int64_t> hidden,
+                                double discount, int horizon) {
   CriticConfig c;
   c.obs_dim = obs_dim;
   c.action_dim = action_dim;
@@ -28,7 +29,8 @@ CriticConfig make_critic_config(int64_t obs_dim, int64_t action_dim, std::vector
 
 Critic init_critic(const Tensor& key, const CriticConfig& cfg) {
   Critic c;
-  c.q = nn::init_mlp_ensemble(ops::random_fold_in(key, 0), cfg.heads, cfg.obs_dim + cfg.action_dim, cfg.q_net);
+  c.q =
+      nn::init_mlp_ensemble(ops::random_fold_in(key, 0), cfg.heads, cfg.obs_dim + cfg.action_dim, cfg.q_net);
   c.q_target = c.q;
   c.v = nn::init_mlp(ops::random_fold_in(key, 1), cfg.obs_dim, cfg.v_net);
   return c;
@@ -48,7 +50,8 @@ Tensor v_value(const nn::Mlp& v, const CriticConfig& cfg, const Tensor& obs) {
 }
 
 Tensor expectile_loss(const Tensor& u, double tau) {
-  const Tensor w = ops::select(ops::lt(u, ops::zeros_like(u)), ops::full_like(u, 1.0 - tau), ops::full_like(u, tau));
+  const Tensor w =
+      ops::select(ops::lt(u, ops::zeros_like(u)), ops::full_like(u, 1.0 - tau), ops::full_like(u, tau));
   return w * ops::square(u);
 }
 

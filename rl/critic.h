@@ -19,15 +19,16 @@ struct CriticConfig {
   nn::MlpConfig v_net;  // out = 1
   double expectile = 0.9;
   double discount = 0.99;
-  int horizon = 1;  // H: the chunk length the targets bootstrap over. Must equal the ChunkConfig's horizon (and
-                    // discount its discount) of the batches: make_critic_config takes both from the caller.
+  int horizon =
+      1;  // H: the chunk length the targets bootstrap over. Must equal the ChunkConfig's horizon (and
+          // discount its discount) of the batches: make_critic_config takes both from the caller.
   double polyak = 0.005;
   uint64_t jit_hash() const;
 };
 
 // The paper's critic: GELU MLPs with LayerNorm after every hidden layer, two Q heads.
-CriticConfig make_critic_config(int64_t obs_dim, int64_t action_dim, std::vector<int64_t> hidden, double discount,
-                                int horizon);
+CriticConfig make_critic_config(int64_t obs_dim, int64_t action_dim, std::vector<int64_t> hidden,
+                                double discount, int horizon);
 
 struct Critic {
   nn::Mlp q, q_target;  // stacked over heads
@@ -40,7 +41,7 @@ Critic init_critic(const Tensor& key, const CriticConfig& cfg);
 // Q of every head: obs [B, obs_dim], actions [B, action_dim] -> [heads, B].
 Tensor q_heads(const nn::Mlp& q, const CriticConfig& cfg, const Tensor& obs, const Tensor& actions);
 Tensor q_min(const nn::Mlp& q, const CriticConfig& cfg, const Tensor& obs, const Tensor& actions);  // [B]
-Tensor v_value(const nn::Mlp& v, const CriticConfig& cfg, const Tensor& obs);                      // [B]
+Tensor v_value(const nn::Mlp& v, const CriticConfig& cfg, const Tensor& obs);                       // [B]
 
 // A batch for the critic. rewards: the chunk's discounted reward sum; masks: 0 where the episode ended inside
 // the chunk (no bootstrap); weight: 1 for valid chunks (QGF weights the Q loss by the validity flag).

@@ -30,15 +30,17 @@ nn::Mlp init_flow(const Tensor& key, const FlowConfig& cfg) {
 Tensor velocity(const nn::Mlp& p, const FlowConfig& cfg, const Tensor& obs, const Tensor& a, const Tensor& t,
                 const Tensor& cond) {
   const int64_t b = a.dim(0);
-  if (obs.ndim() != 2 || a.ndim() != 2 || obs.dim(0) != b || obs.dim(1) != cfg.obs_dim || a.dim(1) != cfg.action_dim)
+  if (obs.ndim() != 2 || a.ndim() != 2 || obs.dim(0) != b || obs.dim(1) != cfg.obs_dim ||
+      a.dim(1) != cfg.action_dim)
     engine::raise(engine::ErrorKind::Shape, "rl::velocity",
                   "expects obs [B, " + std::to_string(cfg.obs_dim) + "] and actions [B, " +
                       std::to_string(cfg.action_dim) + "]",
                   {{obs.aval(), a.aval()}}, engine::current_user_loc(), "check the flow config's dimensions");
   if (cond.defined() != (cfg.cond_dim > 0))
-    engine::raise(engine::ErrorKind::Value, "rl::velocity",
-                  cfg.cond_dim > 0 ? "a conditional flow needs its condition" : "this flow takes no condition", {},
-                  engine::current_user_loc(), "pass cond exactly when FlowConfig::cond_dim > 0");
+    engine::raise(
+        engine::ErrorKind::Value, "rl::velocity",
+        cfg.cond_dim > 0 ? "a conditional flow needs its condition" : "this flow takes no condition", {},
+        engine::current_user_loc(), "pass cond exactly when FlowConfig::cond_dim > 0");
   Tensor tb = t.ndim() == 0 ? ops::broadcast_to(t, {b}) : ops::reshape(t, {b});
   nn::MlpConfig net = cfg.net;
   net.out = cfg.action_dim;
@@ -52,7 +54,8 @@ Tensor flow_bc_loss(const nn::Mlp& p, const FlowConfig& cfg, const Tensor& obs, 
   const int64_t b = actions.dim(0);
   const Tensor a0 = ops::random_normal(ops::random_fold_in(key, 0), actions.shape(), actions.dtype());
   Tensor t = ops::random_uniform(ops::random_fold_in(key, 1), {b}, 0.0, 1.0, actions.dtype());
-  if (cfg.grid_time) t = ops::floor(t * double(cfg.steps + 1)) / double(cfg.steps);  // uniform over {0, 1/T, ..., 1}
+  if (cfg.grid_time)
+    t = ops::floor(t * double(cfg.steps + 1)) / double(cfg.steps);  // uniform over {0, 1/T, ..., 1}
   const Tensor tt = ops::expand_dims(t, 1);
   const Tensor at = (1.0 - tt) * a0 + tt * actions;
   return ops::mean(ops::square(velocity(p, cfg, obs, at, t) - (actions - a0)));
@@ -61,8 +64,7 @@ Tensor flow_bc_loss(const nn::Mlp& p, const FlowConfig& cfg, const Tensor& obs, 
 Tensor sample_bc(const nn::Mlp& p, const FlowConfig& cfg, const Tensor& obs, const Tensor& noise) {
   const double dt = 1.0 / cfg.steps;
   Tensor a = noise;
-  for (int k = 0; k < cfg.steps; ++k)
-    a = a + dt * velocity(p, cfg, obs, a, ops::scalar(k * dt, a.dtype()));
+  for (int k = 0; k < cfg.steps; ++k) a = a + dt * velocity(p, cfg, obs, a, ops::scalar(k * dt, a.dtype()));
   return ops::clip(a, -1.0, 1.0);
 }
 

@@ -24,8 +24,8 @@ struct FlowConfig {
 FlowConfig make_flow_config(int64_t obs_dim, int64_t action_dim, std::vector<int64_t> hidden);
 nn::Mlp init_flow(const Tensor& key, const FlowConfig& cfg);
 
-// v(s, a, t): obs [B, obs_dim], a [B, action_dim], t [B] (or a scalar, broadcast over the batch). A conditional
-// flow (cond_dim > 0) takes its condition cond [B, cond_dim] as well.
+// v(s, a, t): obs [B, obs_dim], a [B, action_dim], t [B] (or a scalar, broadcast over the batch). A
+// conditional flow (cond_dim > 0) takes its condition cond [B, cond_dim] as well.
 Tensor velocity(const nn::Mlp& p, const FlowConfig& cfg, const Tensor& obs, const Tensor& a, const Tensor& t,
                 const Tensor& cond = Tensor());
 
@@ -34,8 +34,8 @@ Tensor velocity(const nn::Mlp& p, const FlowConfig& cfg, const Tensor& obs, cons
 Tensor flow_bc_loss(const nn::Mlp& p, const FlowConfig& cfg, const Tensor& obs, const Tensor& actions,
                     const Tensor& key);
 
-// Unguided Euler sampling from the given noise a_0 [B, action_dim]: a += dt v(s, a, k dt), T steps; the result is
-// clipped to [-1, 1] (the environment's action box).
+// Unguided Euler sampling from the given noise a_0 [B, action_dim]: a += dt v(s, a, k dt), T steps; the
+// result is clipped to [-1, 1] (the environment's action box).
 Tensor sample_bc(const nn::Mlp& p, const FlowConfig& cfg, const Tensor& obs, const Tensor& noise);
 
 }  // namespace rl

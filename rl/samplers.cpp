@@ -9,14 +9,17 @@ namespace rl {
 
 namespace {
 
-Tensor time_at(int k, const FlowConfig& cfg, const Tensor& like) { return ops::scalar(double(k) / cfg.steps, like.dtype()); }
+Tensor time_at(int k, const FlowConfig& cfg, const Tensor& like) {
+  return ops::scalar(double(k) / cfg.steps, like.dtype());
+}
 
 // grad_a sum_b min_i Q(s_b, a_b): rows are independent, so this is every state's own action-gradient.
 Tensor q_grad(const QFunction& q, const Tensor& obs, const Tensor& a) {
   return engine::grad([&](const Tensor& x) { return ops::sum(q(obs, x)); })(a);
 }
 
-// One-step clean-action estimate a_hat = clip(a + (1 - t) v, -1, 1), from v = v(s, a, t) when the caller has it.
+// One-step clean-action estimate a_hat = clip(a + (1 - t) v, -1, 1), from v = v(s, a, t) when the caller has
+// it.
 Tensor denoised(const nn::Mlp& flow, const FlowConfig& fcfg, const Tensor& obs, const Tensor& a, int k,
                 const Tensor& v = Tensor()) {
   const double t = double(k) / fcfg.steps;
@@ -41,12 +44,18 @@ QFunction guidance_critic(const Critic& c, const CriticConfig& cfg) { return cri
 
 const char* guidance_name(Guidance g) {
   switch (g) {
-    case Guidance::BC: return "BC";
-    case Guidance::QGF: return "QGF";
-    case Guidance::QGFJacobian: return "QGF-Jacobian";
-    case Guidance::QFQL: return "QFQL";
-    case Guidance::BPTT: return "BPTT";
-    case Guidance::GradStep: return "GradStep";
+    case Guidance::BC:
+      return "BC";
+    case Guidance::QGF:
+      return "QGF";
+    case Guidance::QGFJacobian:
+      return "QGF-Jacobian";
+    case Guidance::QFQL:
+      return "QFQL";
+    case Guidance::BPTT:
+      return "BPTT";
+    case Guidance::GradStep:
+      return "GradStep";
   }
   return "?";
 }
@@ -57,7 +66,8 @@ Tensor guidance_gradient(Guidance kind, const nn::Mlp& flow, const FlowConfig& f
     case Guidance::QGF:
       return q_grad(q, obs, denoised(flow, fcfg, obs, a, k));
     case Guidance::QGFJacobian: {
-      auto [a_hat, pullback] = engine::vjp([&](const Tensor& x) { return denoised(flow, fcfg, obs, x, k); }, a);
+      auto [a_hat, pullback] =
+          engine::vjp([&](const Tensor& x) { return denoised(flow, fcfg, obs, x, k); }, a);
       return pullback(q_grad(q, obs, a_hat));
     }
     case Guidance::QFQL:
@@ -103,16 +113,19 @@ Tensor sample_best_of_n(Guidance base, const nn::Mlp& flow, const FlowConfig& fc
   const Tensor scores = engine::vmap(score)(samples);  // [N, B]
   // Select with a one-hot mask: exact, and a NaN or inf candidate that is not picked cannot leak (select, not
   // a multiply by zero).
-  const Tensor pick = ops::transpose(ops::one_hot(ops::argmax(scores, 0), n, samples.dtype()), {1, 0});  // [N, B]
-  const Tensor chosen = ops::gt(ops::broadcast_to(ops::expand_dims(pick, 2), samples.shape()), ops::zeros_like(samples));
+  const Tensor pick =
+      ops::transpose(ops::one_hot(ops::argmax(scores, 0), n, samples.dtype()), {1, 0});  // [N, B]
+  const Tensor chosen =
+      ops::gt(ops::broadcast_to(ops::expand_dims(pick, 2), samples.shape()), ops::zeros_like(samples));
   return ops::sum(ops::select(chosen, samples, ops::zeros_like(samples)), {0});
 }
 
 Tensor cfgrl_loss(const nn::Mlp& flow, const FlowConfig& fcfg, const Tensor& obs, const Tensor& actions,
                   const Tensor& optimal, const Tensor& key, double p_uncond) {
   if (fcfg.cond_dim != 2)
-    engine::raise(engine::ErrorKind::Value, "rl::cfgrl_loss", "CFGRL's flow takes a 2-wide condition, cond_dim is " +
-                  std::to_string(fcfg.cond_dim), {}, engine::current_user_loc(), "set FlowConfig::cond_dim = 2");
+    engine::raise(engine::ErrorKind::Value, "rl::cfgrl_loss",
+                  "CFGRL's flow takes a 2-wide condition, cond_dim is " + std::to_string(fcfg.cond_dim), {},
+                  engine::current_user_loc(), "set FlowConfig::cond_dim = 2");
   const int64_t b = actions.dim(0);
   const DType dt = actions.dtype();
   const Tensor a0 = ops::random_normal(ops::random_fold_in(key, 0), actions.shape(), dt);
@@ -121,8 +134,10 @@ Tensor cfgrl_loss(const nn::Mlp& flow, const FlowConfig& fcfg, const Tensor& obs
   // Classifier-free training: the label (optimal: (1, 0), not optimal: (0, 1)) is replaced by the null
   // condition (0, 0) for a fraction p_uncond of all samples, so one network learns the conditional velocities
   // and the unconditional (behavior) one.
-  const Tensor keep = ops::convert(
-      ops::ge(ops::random_uniform(ops::random_fold_in(key, 2), {b}, 0.0, 1.0, dt), ops::full({b}, p_uncond, dt)), dt);
+  const Tensor keep =
+      ops::convert(ops::ge(ops::random_uniform(ops::random_fold_in(key, 2), {b}, 0.0, 1.0, dt),
+                           ops::full({b}, p_uncond, dt)),
+                   dt);
   const Tensor opt = ops::convert(optimal, dt);
   const Tensor c = ops::stack({keep * opt, keep * (1.0 - opt)}, 1);
   const Tensor tt = ops::expand_dims(t, 1);
@@ -135,7 +150,8 @@ Tensor sample_cfgrl(const nn::Mlp& flow, const FlowConfig& fcfg, const Tensor& o
   const double dt = 1.0 / fcfg.steps;
   const int64_t b = noise.dim(0);
   const Tensor c_null = ops::zeros({b, 2}, noise.dtype());
-  const Tensor c_opt = ops::concatenate({ops::ones({b, 1}, noise.dtype()), ops::zeros({b, 1}, noise.dtype())}, 1);
+  const Tensor c_opt =
+      ops::concatenate({ops::ones({b, 1}, noise.dtype()), ops::zeros({b, 1}, noise.dtype())}, 1);
   Tensor a = noise;
   for (int k = 0; k < fcfg.steps; ++k) {
     const Tensor t = time_at(k, fcfg, a);

@@ -1,12 +1,14 @@
-// Test-time samplers over one BC flow policy and one critic (QGF.md, "Variants and baselines"). Each is a pure
-// function of (flow parameters, Q parameters, observations, noise, guidance weight): batched over states, with
-// the weight and the noise as runtime tensors, so one jitted executable serves every weight and seed.
+// Test-time samplers over one BC flow policy and one critic (QGF.md, "Variants and baselines"). Each is a
+// pure function of (flow parameters, Q parameters, observations, noise, guidance weight): batched over
+// states, with the weight and the noise as runtime tensors, so one jitted executable serves every weight and
+// seed.
 //   BC           unguided Euler sampling (w ignored)
 //   QGF          a_hat = clip(a + (1 - t) v, -1, 1);  g = grad_{a_hat} min_i Q(s, a_hat);  a += dt (v + w g)
 //   QGFJacobian  the same g pulled back through a_hat(a): (d a_hat / d a)^T g (a vjp through v)
 //   QFQL         g = grad_a min_i Q(s, a) at the noisy a itself
-//   BPTT         g = grad_a min_i Q(s, clip(ODE(a))): integrate the BC flow from (a, t) to t = 1, backprop the chain
-//   GradStep     BC sample, then L steps of a = clip(a + alpha grad_a Q(s, a), -1, 1) (alpha, L in options)
+//   BPTT         g = grad_a min_i Q(s, clip(ODE(a))): integrate the BC flow from (a, t) to t = 1, backprop
+//   the chain GradStep     BC sample, then L steps of a = clip(a + alpha grad_a Q(s, a), -1, 1) (alpha, L in
+//   options)
 // Best-of-N (over BC or QGF samples) and CFGRL are below. Results are clipped to [-1, 1].
 #pragma once
 #include <functional>

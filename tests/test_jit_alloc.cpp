@@ -4,14 +4,13 @@
 // oneDNN: its primitive execution allocates a few small objects per call inside the library (its execution
 // context; dnnl_sgemm does the same), which no caller can avoid. The test also interposes
 // dnnl_primitive_execute and counts those allocations separately; they are reported, not failed on.
-#include <gtest/gtest.h>
-
 #include <dlfcn.h>
+#include <gtest/gtest.h>
 #include <oneapi/dnnl/dnnl.h>
 
 #include <atomic>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 
 #include "engine/compile/jit.h"
 #include "ops/api.h"
@@ -30,12 +29,14 @@ std::atomic<long> g_allocs{0}, g_onednn_allocs{0};
 std::atomic<int> g_in_onednn{0};
 inline void note() {
   if (!g_counting.load(std::memory_order_relaxed)) return;
-  (g_in_onednn.load(std::memory_order_relaxed) ? g_onednn_allocs : g_allocs).fetch_add(1, std::memory_order_relaxed);
+  (g_in_onednn.load(std::memory_order_relaxed) ? g_onednn_allocs : g_allocs)
+      .fetch_add(1, std::memory_order_relaxed);
 }
 using ExecuteFn = dnnl_status_t (*)(const_dnnl_primitive_t, dnnl_stream_t, int, const dnnl_exec_arg_t*);
 }  // namespace
 extern "C" {
-dnnl_status_t dnnl_primitive_execute(const_dnnl_primitive_t p, dnnl_stream_t s, int n, const dnnl_exec_arg_t* a) {
+dnnl_status_t dnnl_primitive_execute(const_dnnl_primitive_t p, dnnl_stream_t s, int n,
+                                     const dnnl_exec_arg_t* a) {
   static const ExecuteFn real = reinterpret_cast<ExecuteFn>(dlsym(RTLD_NEXT, "dnnl_primitive_execute"));
   g_in_onednn.fetch_add(1);
   const dnnl_status_t r = real(p, s, n, a);
@@ -172,7 +173,8 @@ TEST(JitAlloc, TrainingStepAllocatesNothingAfterTheFirstCalls) {
       });
       EXPECT_EQ(n, 0) << "heap allocations in a steady-state jitted call (donate=" << donate << ")";
 #if QGF_COUNT_MALLOC
-      if (i == 0) std::printf("[info] allocations inside oneDNN's execute per call: %ld\n", g_onednn_allocs.load());
+      if (i == 0)
+        std::printf("[info] allocations inside oneDNN's execute per call: %ld\n", g_onednn_allocs.load());
 #endif
     }
     EXPECT_LT(loss.item<float>(), first) << "the steps must still train";

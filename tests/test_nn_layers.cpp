@@ -1,5 +1,5 @@
-// nn layers: initializer statistics, Linear over leading axes, MLP structure (LayerNorm placement of QGF's actor
-// and critic), the time embedding's closed form, and ensembles (vmap over stacked members = a loop).
+// nn layers: initializer statistics, Linear over leading axes, MLP structure (LayerNorm placement of QGF's
+// actor and critic), the time embedding's closed form, and ensembles (vmap over stacked members = a loop).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -45,19 +45,23 @@ TEST(NnLayers, LinearFoldsLeadingAxes) {
   const Tensor x = ops::random_normal(ops::random_key(3), {2, 5, 3});
   const Tensor y = nn::linear(l, x);
   ASSERT_EQ(y.shape(), (engine::Shape{2, 5, 4}));
-  const Tensor row = nn::linear(l, ops::reshape(ops::slice_axis(ops::slice_axis(x, 0, 1, 2), 1, 2, 3), {1, 3}));
+  const Tensor row =
+      nn::linear(l, ops::reshape(ops::slice_axis(ops::slice_axis(x, 0, 1, 2), 1, 2, 3), {1, 3}));
   EXPECT_EQ(ops::reshape(ops::slice_axis(ops::slice_axis(y, 0, 1, 2), 1, 2, 3), {1, 4}).to_vector<float>(),
             row.to_vector<float>());
   EXPECT_THROW(nn::linear(l, ops::ones({2, 5})), engine::Error);
 }
 
 TEST(NnLayers, ActorAndCriticLayerNormPlacement) {
-  const nn::MlpConfig actor = nn::MlpConfig::actor({8, 8, 8, 8}, 3), critic = nn::MlpConfig::critic({8, 8, 8, 8}, 1);
-  const nn::Mlp a = nn::init_mlp(ops::random_key(4), 5, actor), c = nn::init_mlp(ops::random_key(4), 5, critic);
+  const nn::MlpConfig actor = nn::MlpConfig::actor({8, 8, 8, 8}, 3),
+                      critic = nn::MlpConfig::critic({8, 8, 8, 8}, 1);
+  const nn::Mlp a = nn::init_mlp(ops::random_key(4), 5, actor),
+                c = nn::init_mlp(ops::random_key(4), 5, critic);
   EXPECT_EQ(a.norms.size(), 3u);  // not after the last hidden layer
   EXPECT_EQ(c.norms.size(), 4u);
   EXPECT_EQ(nn::mlp(a, actor, ops::ones({7, 5})).shape(), (engine::Shape{7, 3}));
-  // The critic against a hand-written Dense -> LayerNorm -> GELU stack (QGF's order), and FQL's order when asked.
+  // The critic against a hand-written Dense -> LayerNorm -> GELU stack (QGF's order), and FQL's order when
+  // asked.
   for (bool after : {false, true}) {
     Tensor h = ops::ones({2, 5});
     for (size_t i = 0; i < c.hidden.size(); ++i) {

@@ -1,12 +1,12 @@
 // The joint QGF training step: it trains (losses fall on a fixed batch), jit equals eager bitwise, and a run
 // checkpointed halfway and resumed from the file continues bitwise-identically to an uninterrupted one.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
-#include <cstdio>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <unistd.h>
 
 #include "engine/compile/jit.h"
 #include "nn/checkpoint.h"
@@ -30,8 +30,10 @@ rl::CriticBatch batch_for(uint32_t i) {
   const int64_t b = 32;
   return rl::CriticBatch{ops::random_normal(ops::random_fold_in(k, 0), {b, 6}),
                          ops::random_uniform(ops::random_fold_in(k, 1), {b, 4}, -1.0, 1.0),
-                         ops::random_normal(ops::random_fold_in(k, 2), {b}), ops::ones({b}),
-                         ops::random_normal(ops::random_fold_in(k, 3), {b, 6}), ops::ones({b})};
+                         ops::random_normal(ops::random_fold_in(k, 2), {b}),
+                         ops::ones({b}),
+                         ops::random_normal(ops::random_fold_in(k, 3), {b, 6}),
+                         ops::ones({b})};
 }
 
 bool bitwise_equal(const rl::AgentState& a, const rl::AgentState& b) {
@@ -49,7 +51,8 @@ bool bitwise_equal(const rl::AgentState& a, const rl::AgentState& b) {
 TEST(Agent, TrainStepLowersTheLossesAndJitEqualsEager) {
   const rl::AgentConfig cfg = small_config();
   rl::AgentState s = rl::init_agent(1, cfg), e = s;
-  auto step = engine::jit([cfg](const rl::AgentState& st, const rl::CriticBatch& b) { return rl::train_step(st, b, cfg); });
+  auto step = engine::jit(
+      [cfg](const rl::AgentState& st, const rl::CriticBatch& b) { return rl::train_step(st, b, cfg); });
   const rl::CriticBatch b = batch_for(0);
   rl::TrainMetrics first, last;
   for (int i = 0; i < 200; ++i) {
@@ -68,17 +71,20 @@ TEST(Agent, TrainStepLowersTheLossesAndJitEqualsEager) {
 
 TEST(Agent, ResumedRunContinuesBitwise) {
   const rl::AgentConfig cfg = small_config();
-  auto step = engine::jit([cfg](const rl::AgentState& st, const rl::CriticBatch& b) { return rl::train_step(st, b, cfg); });
+  auto step = engine::jit(
+      [cfg](const rl::AgentState& st, const rl::CriticBatch& b) { return rl::train_step(st, b, cfg); });
   rl::AgentState straight = rl::init_agent(3, cfg);
   for (uint32_t i = 0; i < 8; ++i) straight = step(straight, batch_for(i)).state;
 
   rl::AgentState first_half = rl::init_agent(3, cfg);
   for (uint32_t i = 0; i < 4; ++i) first_half = step(first_half, batch_for(i)).state;
   const std::string path =
-      (std::filesystem::temp_directory_path() / ("qgf_agent_" + std::to_string(::getpid()) + ".safetensors")).string();
+      (std::filesystem::temp_directory_path() / ("qgf_agent_" + std::to_string(::getpid()) + ".safetensors"))
+          .string();
   nn::Checkpoint().add("agent", first_half).add("step", ops::scalar(4.0)).save(path);
 
-  // A fresh process would only have the config: restore into a freshly initialized (differently seeded) state.
+  // A fresh process would only have the config: restore into a freshly initialized (differently seeded)
+  // state.
   const nn::CheckpointReader r = nn::Checkpoint::load(path);
   rl::AgentState resumed = r.restore("agent", rl::init_agent(99, cfg));
   const uint32_t start = uint32_t(r.tensor("step").item<float>());
@@ -89,7 +95,8 @@ TEST(Agent, ResumedRunContinuesBitwise) {
 
 TEST(Agent, TrainsOnChunksSampledFromAnOgbenchFile) {
   // The toy OGBench-format file checked in for the data tests: sample chunks, convert, train a few steps.
-  const std::string path = (std::filesystem::path(__FILE__).parent_path() / "data" / "toy_transitions.npz").string();
+  const std::string path =
+      (std::filesystem::path(__FILE__).parent_path() / "data" / "toy_transitions.npz").string();
   const rl::Dataset ds = rl::clip_dataset_actions(rl::load_dataset(path));
   rl::ChunkConfig cc;
   cc.horizon = 2;
@@ -97,7 +104,8 @@ TEST(Agent, TrainsOnChunksSampledFromAnOgbenchFile) {
   cfg.flow = rl::make_flow_config(ds.obs_dim(), ds.action_dim() * cc.horizon, {16, 16});
   cfg.critic = rl::make_critic_config(ds.obs_dim(), ds.action_dim() * cc.horizon, {16, 16}, cc.discount, 2);
   rl::AgentState s = rl::init_agent(5, cfg);
-  auto step = engine::jit([cfg](const rl::AgentState& st, const rl::CriticBatch& b) { return rl::train_step(st, b, cfg); });
+  auto step = engine::jit(
+      [cfg](const rl::AgentState& st, const rl::CriticBatch& b) { return rl::train_step(st, b, cfg); });
   for (uint64_t i = 0; i < 5; ++i) {
     const rl::CriticBatch b = rl::critic_batch(rl::sample_chunks(ds, cc, 8, 11, i));
     EXPECT_EQ(b.actions.shape(), (engine::Shape{8, ds.action_dim() * cc.horizon}));

@@ -77,7 +77,8 @@ const FittedFlow& fitted_flow() {
     const rl::FlowConfig cfg = r.cfg;
     auto step = engine::jit([cfg, adam](const nn::Mlp& p, const nn::AdamState<nn::Mlp>& s, const Tensor& obs,
                                         const Tensor& a, const Tensor& key) {
-      auto [loss, g] = engine::value_and_grad([&](const nn::Mlp& q) { return rl::flow_bc_loss(q, cfg, obs, a, key); })(p);
+      auto [loss, g] =
+          engine::value_and_grad([&](const nn::Mlp& q) { return rl::flow_bc_loss(q, cfg, obs, a, key); })(p);
       auto [p2, s2] = nn::adam_update(p, g, s, adam);
       return std::make_tuple(p2, s2, loss);
     });
@@ -85,7 +86,8 @@ const FittedFlow& fitted_flow() {
     std::mt19937_64 rng(1);
     const Tensor obs = ops::zeros({256, 1});
     for (int i = 0; i < 2500; ++i) {
-      auto [p2, s2, loss] = step(r.params, opt, obs, mix.sample(rng, 256), ops::random_fold_in(ops::random_key(3), uint32_t(i)));
+      auto [p2, s2, loss] = step(r.params, opt, obs, mix.sample(rng, 256),
+                                 ops::random_fold_in(ops::random_key(3), uint32_t(i)));
       r.params = p2;
       opt = s2;
     }
@@ -97,14 +99,15 @@ const FittedFlow& fitted_flow() {
 TEST(FlowBC, ReproducesTheMixtureModeWeights) {
   const FittedFlow& f = fitted_flow();
   const int n = 4096;
-  const Tensor a = rl::sample_bc(f.params, f.cfg, ops::zeros({n, 1}), ops::random_normal(ops::random_key(11), {n, 2}));
+  const Tensor a =
+      rl::sample_bc(f.params, f.cfg, ops::zeros({n, 1}), ops::random_normal(ops::random_key(11), {n, 2}));
   Mixture mix;
   const std::vector<double> m = mix.masses(a);
   for (size_t k = 0; k < m.size(); ++k) EXPECT_NEAR(m[k], mix.weight[k], 0.05) << "mode " << k;
 }
 
-// A smooth bandit reward: a bump of height c_k around each mode, wider than the modes, so Q is nearly constant
-// on each mode and its gradient vanishes at the mode centres. Best mode: 1.
+// A smooth bandit reward: a bump of height c_k around each mode, wider than the modes, so Q is nearly
+// constant on each mode and its gradient vanishes at the mode centres. Best mode: 1.
 Tensor bandit_q(const Tensor& /*obs*/, const Tensor& a) {
   const Mixture mix;
   const double c[3] = {0.0, 1.0, 0.5}, s = 0.25;
@@ -139,9 +142,12 @@ TEST(QGF, MassOnTheBestModeGrowsWithTheWeightAndTracksTheTiltedTarget) {
       return rl::sample_guided(g, p, cfg, bandit_q, o, z, w);
     });
   };
-  auto qgf = sampler(rl::Guidance::QGF), qfql = sampler(rl::Guidance::QFQL), bptt = sampler(rl::Guidance::BPTT);
+  auto qgf = sampler(rl::Guidance::QGF), qfql = sampler(rl::Guidance::QFQL),
+       bptt = sampler(rl::Guidance::BPTT);
   double prev = -1;
-  std::printf("[results] w | QGF best-mode mass | tilted target | QGF off-data | QFQL best | QFQL off-data | BPTT best | BPTT off-data\n");
+  std::printf(
+      "[results] w | QGF best-mode mass | tilted target | QGF off-data | QFQL best | QFQL off-data | BPTT "
+      "best | BPTT off-data\n");
   for (double w : {0.0, 0.5, 1.0, 2.0, 4.0}) {
     const Tensor wt = ops::scalar(w);
     double off_q = 0, off_f = 0, off_b = 0;
@@ -149,12 +155,13 @@ TEST(QGF, MassOnTheBestModeGrowsWithTheWeightAndTracksTheTiltedTarget) {
     const auto mf = mix.masses(qfql(f.params, obs, noise, wt), &off_f);
     const auto mb = mix.masses(bptt(f.params, obs, noise, wt), &off_b);
     const auto target = tilted(mix, w);
-    std::printf("[results] %.1f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f\n", w, mq[1], target[1], off_q, mf[1],
-                off_f, mb[1], off_b);
+    std::printf("[results] %.1f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f\n", w, mq[1], target[1],
+                off_q, mf[1], off_f, mb[1], off_b);
     EXPECT_GT(mq[1], prev) << "the best mode's mass must grow with w";
     prev = mq[1];
     if (w <= 1.0) {
-      for (int k = 0; k < 3; ++k) EXPECT_NEAR(mq[size_t(k)], target[size_t(k)], 0.08) << "w " << w << " mode " << k;
+      for (int k = 0; k < 3; ++k)
+        EXPECT_NEAR(mq[size_t(k)], target[size_t(k)], 0.08) << "w " << w << " mode " << k;
     }
   }
 }
@@ -171,7 +178,8 @@ TEST(Samplers, BestOfNPicksTheHighestQCandidateAndGradStepClimbsQ) {
   std::vector<std::vector<float>> cand;
   std::vector<std::vector<float>> cq;
   for (int i = 0; i < n; ++i) {
-    const Tensor a = rl::sample_bc(f.params, cfg, obs, ops::reshape(ops::slice_axis(noise, 0, i, i + 1), {b, 2}));
+    const Tensor a =
+        rl::sample_bc(f.params, cfg, obs, ops::reshape(ops::slice_axis(noise, 0, i, i + 1), {b, 2}));
     cand.push_back(a.to_vector<float>());
     cq.push_back(bandit_q(obs, a).to_vector<float>());
   }
@@ -203,7 +211,8 @@ TEST(Samplers, CfgrlGuidanceMovesMassToTheOptimalMode) {
   auto opt = nn::adam_init(p);
   auto step = engine::jit([cfg, adam](const nn::Mlp& p, const nn::AdamState<nn::Mlp>& s, const Tensor& obs,
                                       const Tensor& a, const Tensor& optimal, const Tensor& key) {
-    auto g = engine::grad([&](const nn::Mlp& q) { return rl::cfgrl_loss(q, cfg, obs, a, optimal, key, 0.2); })(p);
+    auto g =
+        engine::grad([&](const nn::Mlp& q) { return rl::cfgrl_loss(q, cfg, obs, a, optimal, key, 0.2); })(p);
     return nn::adam_update(p, g, s, adam);
   });
   Mixture mix;
@@ -214,8 +223,10 @@ TEST(Samplers, CfgrlGuidanceMovesMassToTheOptimalMode) {
     // Optimal: nearest to mode 1.
     std::vector<float> av = a.to_vector<float>(), opt_bits(256);
     for (int j = 0; j < 256; ++j)
-      opt_bits[size_t(j)] = std::hypot(av[size_t(2 * j)] - mix.mu[1][0], av[size_t(2 * j + 1)] - mix.mu[1][1]) < 0.25f;
-    std::tie(p, opt) = step(p, opt, obs, a, Tensor::from_vector(opt_bits), ops::random_fold_in(ops::random_key(5), uint32_t(i)));
+      opt_bits[size_t(j)] =
+          std::hypot(av[size_t(2 * j)] - mix.mu[1][0], av[size_t(2 * j + 1)] - mix.mu[1][1]) < 0.25f;
+    std::tie(p, opt) = step(p, opt, obs, a, Tensor::from_vector(opt_bits),
+                            ops::random_fold_in(ops::random_key(5), uint32_t(i)));
   }
   const int n = 2048;
   const Tensor noise = ops::random_normal(ops::random_key(32), {n, 2});
@@ -230,8 +241,14 @@ TEST(Samplers, CfgrlGuidanceMovesMassToTheOptimalMode) {
 TEST(QGF, JacobianAndBpttGradientsMatchFiniteDifferences) {
   rl::FlowConfig cfg = rl::make_flow_config(3, 2, {16, 16});
   cfg.net.init.scale = 0.1;  // small velocities: a_hat stays inside (-1, 1), away from the clip
-  const nn::Mlp flow = nn::init_mlp(ops::random_key(5), cfg.obs_dim + cfg.action_dim + cfg.time_dim,
-                                    [&] { auto n = cfg.net; n.out = cfg.action_dim; return n; }(), DType::F64);
+  const nn::Mlp flow = nn::init_mlp(
+      ops::random_key(5), cfg.obs_dim + cfg.action_dim + cfg.time_dim,
+      [&] {
+        auto n = cfg.net;
+        n.out = cfg.action_dim;
+        return n;
+      }(),
+      DType::F64);
   const int b = 3;
   const Tensor obs = ops::random_normal(ops::random_key(6), {b, 3}, DType::F64);
   const Tensor a = ops::random_uniform(ops::random_key(8), {b, 2}, -0.3, 0.3, DType::F64);
@@ -241,11 +258,13 @@ TEST(QGF, JacobianAndBpttGradientsMatchFiniteDifferences) {
       Tensor end;
       if (kind == rl::Guidance::QGFJacobian) {
         const double t = double(k) / cfg.steps;
-        end = ops::clip(x + (1.0 - t) * rl::velocity(flow, cfg, obs, x, ops::scalar(t, DType::F64)), -1.0, 1.0);
+        end =
+            ops::clip(x + (1.0 - t) * rl::velocity(flow, cfg, obs, x, ops::scalar(t, DType::F64)), -1.0, 1.0);
       } else {
         end = x;
         for (int j = k; j < cfg.steps; ++j)
-          end = end + (1.0 / cfg.steps) * rl::velocity(flow, cfg, obs, end, ops::scalar(double(j) / cfg.steps, DType::F64));
+          end = end + (1.0 / cfg.steps) *
+                          rl::velocity(flow, cfg, obs, end, ops::scalar(double(j) / cfg.steps, DType::F64));
       }
       return ops::sum(bandit_q(obs, end)).item<double>();
     };
@@ -254,13 +273,15 @@ TEST(QGF, JacobianAndBpttGradientsMatchFiniteDifferences) {
       std::vector<double> hi = av, lo = av;
       hi[i] += 1e-6;
       lo[i] -= 1e-6;
-      const double fd = (objective(Tensor::from_vector(hi, {b, 2})) - objective(Tensor::from_vector(lo, {b, 2}))) / 2e-6;
+      const double fd =
+          (objective(Tensor::from_vector(hi, {b, 2})) - objective(Tensor::from_vector(lo, {b, 2}))) / 2e-6;
       EXPECT_NEAR(gv[i], fd, 1e-6 + 1e-5 * std::fabs(fd)) << rl::guidance_name(kind) << " element " << i;
     }
   }
 }
 
-// ---- IQL on a chain MDP: states 0..4 (one-hot), actions -1 / +1, reward 1 on reaching the terminal state 4 ----
+// ---- IQL on a chain MDP: states 0..4 (one-hot), actions -1 / +1, reward 1 on reaching the terminal state 4
+// ----
 TEST(IQL, ChainMdpMatchesExpectileDynamicProgramming) {
   const int S = 5;
   const double gamma = 0.9, tau = 0.9;
@@ -289,8 +310,9 @@ TEST(IQL, ChainMdpMatchesExpectileDynamicProgramming) {
       mask.push_back(s2 == 4 ? 0.f : 1.f);
     }
   const int n = 8;
-  rl::CriticBatch batch{Tensor::from_vector(obs, {n, S}), Tensor::from_vector(act, {n, 1}), Tensor::from_vector(rew, {n}),
-                        Tensor::from_vector(mask, {n}), Tensor::from_vector(next, {n, S}), ops::ones({n})};
+  rl::CriticBatch batch{Tensor::from_vector(obs, {n, S}),  Tensor::from_vector(act, {n, 1}),
+                        Tensor::from_vector(rew, {n}),     Tensor::from_vector(mask, {n}),
+                        Tensor::from_vector(next, {n, S}), ops::ones({n})};
   rl::CriticConfig cfg = rl::make_critic_config(S, 1, {32, 32}, gamma, 1);
   cfg.expectile = tau;
   cfg.polyak = 0.05;

@@ -13,8 +13,9 @@ namespace engine {
 struct Program;
 
 struct Executable {
-  Graph graph;                // after passes
-  std::vector<bool> donated;  // per graph input: its buffer may be reused for an output (jit's donate_argnums)
+  Graph graph;  // after passes
+  std::vector<bool>
+      donated;  // per graph input: its buffer may be reused for an output (jit's donate_argnums)
   // Runs on concrete inputs of the traced avals (the caller checked them) on the CPU backend. The graph is
   // lowered on the first run (its constants are concrete by then).
   std::vector<Tensor> run(const std::vector<Tensor>& args) const;

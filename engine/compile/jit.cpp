@@ -12,9 +12,10 @@ bool has_traced_constants(const Graph& g) {
 void warn_captured_constants(JitCache& cache, const Graph& g) {
   for (const Tensor& c : g.const_values) {
     if (!c.is_concrete() || c.numel() <= 1) continue;
-    cache.warn_once("[jit] warning: " + cache.options().name + " captures a concrete tensor " + c.aval().str() +
-                    " as a constant of the compiled function; pass it as an argument instead, so that new values "
-                    "are seen and it is not copied into every compiled version");
+    cache.warn_once(
+        "[jit] warning: " + cache.options().name + " captures a concrete tensor " + c.aval().str() +
+        " as a constant of the compiled function; pass it as an argument instead, so that new values "
+        "are seen and it is not copied into every compiled version");
     return;
   }
 }

@@ -4,9 +4,9 @@
 #pragma once
 #include <algorithm>
 #include <chrono>
-#include <span>
 #include <functional>
 #include <optional>
+#include <span>
 #include <tuple>
 #include <typeinfo>
 
@@ -36,10 +36,11 @@ uint64_t static_arg_hash(const X& x) {
   } else if constexpr (requires { x.jit_hash(); }) {
     return typeid(X).hash_code() ^ static_cast<uint64_t>(x.jit_hash());
   } else if constexpr (requires { std::hash<X>{}(x); }) {
-    return typeid(X).hash_code() ^ (std::hash<X>{}(x) * 0x100000001b3ull);
+    return typeid(X).hash_code() ^ (std::hash<X>{}(x)*0x100000001b3ull);
   } else {
-    static_assert(sizeof(X) == 0,
-                  "jit: a static (non-tensor) argument must be hashable: give it std::hash or a jit_hash() method");
+    static_assert(
+        sizeof(X) == 0,
+        "jit: a static (non-tensor) argument must be hashable: give it std::hash or a jit_hash() method");
     return 0;
   }
 }
@@ -111,8 +112,10 @@ class Jitted {
     const uint64_t shash =
         detail::tuple_static_hash(tup, std::index_sequence_for<Args...>{}) ^ cache_->options().static_hash;
     std::shared_ptr<JitEntry> entry = cache_->lookup(leaves, shash, jit_config_bits());
-    if (!entry) entry = compile_entry<R>(std::tuple<Args...>(args...), JitKey{avals_of(leaves), shash, jit_config_bits()},
-                                         detail::donated_leaves(cache_->options().donate_argnums, args...));
+    if (!entry)
+      entry =
+          compile_entry<R>(std::tuple<Args...>(args...), JitKey{avals_of(leaves), shash, jit_config_bits()},
+                           detail::donated_leaves(cache_->options().donate_argnums, args...));
     last_ = entry;
     const R& like = **std::static_pointer_cast<std::optional<R>>(entry->out_structure);
     std::vector<Tensor>& outs = scratch.outs();
@@ -157,21 +160,24 @@ class Jitted {
     const std::tuple<Args...> tup(args...);
     std::vector<Tensor> leaves;
     detail::flatten_trees(tup, leaves, std::index_sequence_for<Args...>{});
-    JitKey key{avals_of(leaves),
-               detail::tuple_static_hash(tup, std::index_sequence_for<Args...>{}) ^ cache_->options().static_hash,
-               jit_config_bits()};
+    JitKey key{
+        avals_of(leaves),
+        detail::tuple_static_hash(tup, std::index_sequence_for<Args...>{}) ^ cache_->options().static_hash,
+        jit_config_bits()};
     return cache_->explain_miss(key);
   }
 
  private:
   template <class R, class Tup>
-  std::shared_ptr<JitEntry> compile_entry(const Tup& tup, const JitKey& key, std::vector<bool> donated) const {
+  std::shared_ptr<JitEntry> compile_entry(const Tup& tup, const JitKey& key,
+                                          std::vector<bool> donated) const {
     std::string why = cache_->explain_miss(key);
     auto t0 = std::chrono::steady_clock::now();
     auto traced = std::make_shared<std::optional<R>>();
     FlatFn ff = [&](const std::vector<Tensor>& xs) {
       const Tensor* it = xs.data();
-      R r = std::apply(f_, detail::rebuild_trees(tup, it, std::make_index_sequence<std::tuple_size_v<Tup>>{}));
+      R r =
+          std::apply(f_, detail::rebuild_trees(tup, it, std::make_index_sequence<std::tuple_size_v<Tup>>{}));
       traced->emplace(r);
       return tree_leaves(r);
     };

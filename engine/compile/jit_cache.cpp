@@ -15,7 +15,8 @@ bool JitKey::operator==(const JitKey& o) const {
 }
 
 std::string JitKey::str() const {
-  return "(" + avals_str(avals) + "; static=" + std::to_string(static_hash) + "; config=" + std::to_string(config) + ")";
+  return "(" + avals_str(avals) + "; static=" + std::to_string(static_hash) +
+         "; config=" + std::to_string(config) + ")";
 }
 
 std::shared_ptr<JitEntry> JitCache::lookup(const JitKey& key) {
@@ -31,7 +32,8 @@ std::shared_ptr<JitEntry> JitCache::lookup(const JitKey& key) {
   return nullptr;
 }
 
-std::shared_ptr<JitEntry> JitCache::lookup(std::span<const Tensor> leaves, uint64_t static_hash, uint32_t config) {
+std::shared_ptr<JitEntry> JitCache::lookup(std::span<const Tensor> leaves, uint64_t static_hash,
+                                           uint32_t config) {
   std::lock_guard<std::mutex> lock(mu_);
   stats_.calls++;
   for (auto it = lru_.begin(); it != lru_.end(); ++it) {
@@ -52,8 +54,8 @@ std::shared_ptr<JitEntry> JitCache::lookup(std::span<const Tensor> leaves, uint6
 void JitCache::insert(std::shared_ptr<JitEntry> e, const std::string& why, double compile_ms) {
   std::lock_guard<std::mutex> lock(mu_);
   if (jit_log_compiles())
-    std::fprintf(stderr, "[jit] compiling %s for %s in %.2f ms: %s\n", opt_.name.c_str(), e->key.str().c_str(),
-                 compile_ms, why.c_str());
+    std::fprintf(stderr, "[jit] compiling %s for %s in %.2f ms: %s\n", opt_.name.c_str(),
+                 e->key.str().c_str(), compile_ms, why.c_str());
   lru_.push_front(std::move(e));
   while (lru_.size() > opt_.cache_capacity) {
     lru_.pop_back();
@@ -75,7 +77,8 @@ std::string JitCache::explain_miss(const JitKey& key) const {
   int best_diff = 1 << 30;
   for (const auto& e : lru_) {
     const JitKey& k = e->key;
-    int d = (k.static_hash != key.static_hash) + (k.config != key.config) + (k.avals.size() != key.avals.size()) * 100;
+    int d = (k.static_hash != key.static_hash) + (k.config != key.config) +
+            (k.avals.size() != key.avals.size()) * 100;
     for (size_t i = 0; i < std::min(k.avals.size(), key.avals.size()); ++i)
       d += !(k.avals[i] == key.avals[i]) || k.avals[i].weak != key.avals[i].weak;
     if (d < best_diff) {
@@ -90,9 +93,10 @@ std::string JitCache::explain_miss(const JitKey& key) const {
         std::to_string(key.avals.size()));
   for (size_t i = 0; i < std::min(best->avals.size(), key.avals.size()); ++i)
     if (!(best->avals[i] == key.avals[i]) || best->avals[i].weak != key.avals[i].weak)
-      add("tensor argument " + std::to_string(i) + " is " + key.avals[i].str() + " but the nearest cached entry has " +
-          best->avals[i].str());
-  if (best->static_hash != key.static_hash) add("the static arguments (or their types, or static_hash) changed");
+      add("tensor argument " + std::to_string(i) + " is " + key.avals[i].str() +
+          " but the nearest cached entry has " + best->avals[i].str());
+  if (best->static_hash != key.static_hash)
+    add("the static arguments (or their types, or static_hash) changed");
   if (best->config != key.config) add("engine configuration bits changed");
   return why.empty() ? "unknown" : why;
 }

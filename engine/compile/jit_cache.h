@@ -15,10 +15,10 @@
 namespace engine {
 
 struct JitOptions {
-  std::string name = "jit";       // shown in logs and warnings
-  size_t cache_capacity = 32;     // compiled entries kept (least recently used evicted)
-  int retrace_warn_after = 8;     // warn once after this many cache misses
-  uint64_t static_hash = 0;       // user-supplied hash of settings the function closes over
+  std::string name = "jit";         // shown in logs and warnings
+  size_t cache_capacity = 32;       // compiled entries kept (least recently used evicted)
+  int retrace_warn_after = 8;       // warn once after this many cache misses
+  uint64_t static_hash = 0;         // user-supplied hash of settings the function closes over
   std::vector<int> donate_argnums;  // positional arguments whose buffers the outputs may reuse
   // Recompute cheap elementwise intermediates in the backward pass instead of storing them: much less
   // memory, about the same time on the CPU (engine/compile/remat.cpp).
@@ -26,9 +26,9 @@ struct JitOptions {
 };
 
 struct JitKey {
-  std::vector<AVal> avals;  // of the flattened tensor arguments (weak bits included)
-  uint64_t static_hash = 0; // static (non-tensor) arguments, argument types, user hash
-  uint32_t config = 0;      // engine settings that change the compiled code
+  std::vector<AVal> avals;   // of the flattened tensor arguments (weak bits included)
+  uint64_t static_hash = 0;  // static (non-tensor) arguments, argument types, user hash
+  uint32_t config = 0;       // engine settings that change the compiled code
   bool operator==(const JitKey& o) const;
   std::string str() const;
 };
@@ -55,7 +55,7 @@ class JitCache {
   JitStats stats() const;
   size_t size() const;
   const JitOptions& options() const { return opt_; }
-  std::string last_warning() const;  // the last warning issued (retrace, captured constants)
+  std::string last_warning() const;            // the last warning issued (retrace, captured constants)
   void warn_once(const std::string& message);  // prints a warning once per cache (per jitted function)
 
  private:
@@ -66,8 +66,8 @@ class JitCache {
   std::string warning_;
 };
 
-bool jit_disabled();       // QGF_DISABLE_JIT=1 runs jitted functions eagerly (for debugging)
-bool jit_log_compiles();   // QGF_LOG_COMPILES=1 logs every compilation with its reason
+bool jit_disabled();      // QGF_DISABLE_JIT=1 runs jitted functions eagerly (for debugging)
+bool jit_log_compiles();  // QGF_LOG_COMPILES=1 logs every compilation with its reason
 uint32_t jit_config_bits();
 
 }  // namespace engine

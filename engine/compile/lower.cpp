@@ -123,11 +123,11 @@ class Lowering {
     int id = 0;
     std::shared_ptr<FusedProgram> prog = std::make_shared<FusedProgram>();
     bool has_shape = false;
-    std::map<int, int> input_reg;       // variable read from memory -> its input register
-    std::vector<int> input_vars;        // per program input: the variable
-    std::vector<int> output_vars;       // per program output: the variable
-    std::map<int, int> member_uses;     // variable -> operand occurrences inside the group
-    std::vector<int> reg_vars;          // variables held in registers
+    std::map<int, int> input_reg;    // variable read from memory -> its input register
+    std::vector<int> input_vars;     // per program input: the variable
+    std::vector<int> output_vars;    // per program output: the variable
+    std::map<int, int> member_uses;  // variable -> operand occurrences inside the group
+    std::vector<int> reg_vars;       // variables held in registers
   };
   std::optional<Group> open_;
   std::map<int, int> reg_group_;  // variable -> group id of its register
@@ -156,7 +156,9 @@ class Lowering {
     writer_group_[v] = open_->id;
   }
 
-  bool written_by_open_group(int v) const { return open_ && root_[v] >= 0 && writer_group_[root_[v]] == open_->id; }
+  bool written_by_open_group(int v) const {
+    return open_ && root_[v] >= 0 && writer_group_[root_[v]] == open_->id;
+  }
 
   void close_group() {
     if (!open_) return;
@@ -181,7 +183,8 @@ class Lowering {
       const int v = G.input_vars[i];
       const int ms = matmul_step_[v];
       if (ms < 0 || prog_->steps[ms].fused || !alive_[ms]) continue;
-      if (G.member_uses[v] != uses_[v] || bound_[v].numel() != fp.numel || !is_dense_full(bound_[v], bound_[v]))
+      if (G.member_uses[v] != uses_[v] || bound_[v].numel() != fp.numel ||
+          !is_dense_full(bound_[v], bound_[v]))
         continue;
       epi_var = v;
     }
@@ -262,7 +265,8 @@ class Lowering {
     const bool scalar = oa.numel() == 1;
     bool join = open_ && (scalar || !open_->has_shape || open_->prog->shape == oa.shape);
     for (int u : e.inputs)
-      if (!in_open_group(u) && written_by_open_group(u)) join = false;  // reads the group's result from memory
+      if (!in_open_group(u) && written_by_open_group(u))
+        join = false;  // reads the group's result from memory
     if (!join && open_) {
       for (int u : e.inputs)
         if (in_open_group(u)) materialize(u);
@@ -314,7 +318,8 @@ class Lowering {
     for (int u : e.inputs) {
       const AVal& ua = vars_[u];
       const int64_t len = ua.shape[size_t(axis)];
-      const Tensor slice = Tensor::make_concrete(ua, out.storage(), start * out.strides()[size_t(axis)], out.strides());
+      const Tensor slice =
+          Tensor::make_concrete(ua, out.storage(), start * out.strides()[size_t(axis)], out.strides());
       start += len;
       if (ua.numel() == 0) continue;
       auto fp = std::make_shared<FusedProgram>();
@@ -531,7 +536,8 @@ class Lowering {
     assign_donors(traffic);
     prog_->plan = plan_memory(prog_->buffers);
     const std::string bad = verify_plan(prog_->buffers, prog_->plan);
-    if (!bad.empty()) raise(ErrorKind::Internal, "jit", "memory plan: " + bad, {}, {}, "this is an engine bug");
+    if (!bad.empty())
+      raise(ErrorKind::Internal, "jit", "memory plan: " + bad, {}, {}, "this is an engine bug");
     prog_->arena = allocate_cpu(prog_->plan.arena_bytes);
     for (size_t i = 0; i < buf_var.size(); ++i) {
       Storage& s = *bound_[buf_var[i]].storage();
@@ -541,7 +547,8 @@ class Lowering {
     for (size_t s = 0; s < prog_->steps.size(); ++s)
       for (auto [o, r] : traffic[s].inplace)
         if (in_arena(o) && in_arena(r) && prog_->plan.shares_with[buf_of[o]] == buf_of[r])
-          prog_->steps[s].note += (prog_->steps[s].note.empty() ? "" : ", ") + var_name(o) + " in place of " + var_name(r);
+          prog_->steps[s].note +=
+              (prog_->steps[s].note.empty() ? "" : ", ") + var_name(o) + " in place of " + var_name(r);
   }
 
   const Graph& g_;
@@ -550,7 +557,7 @@ class Lowering {
   std::unique_ptr<Program> prog_;
   std::vector<Tensor> bound_;
   std::vector<int> root_, reg_, writer_group_, matmul_step_, uses_, is_output_root_;
-  std::vector<int> output_root_;  // per output slot: its root
+  std::vector<int> output_root_;   // per output slot: its root
   std::vector<int> copied_roots_;  // roots that Copy output rules read after the last step
   std::vector<bool> external_;
   std::vector<StepTraffic> traffic_;

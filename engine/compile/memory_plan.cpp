@@ -31,14 +31,14 @@ MemoryPlan plan_memory(const std::vector<BufferRequest>& buffers) {
   }
   std::vector<int> order(n);
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return buffers[a].first < buffers[b].first; });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int a, int b) { return buffers[a].first < buffers[b].first; });
   for (int i : order) {
     int src = buffers[i].inplace_of;
     if (src < 0 || src >= n || src == i) continue;
     int g = group[src];
     if (g_tail[g] != src || g_last[g] != buffers[i].first || buffers[src].last != buffers[i].first ||
-        buffers[src].first >= buffers[i].first ||
-        g_bytes[g] != align_up(buffers[i].bytes))
+        buffers[src].first >= buffers[i].first || g_bytes[g] != align_up(buffers[i].bytes))
       continue;
     group[i] = g;
     g_tail[g] = i;
@@ -81,7 +81,8 @@ std::string verify_plan(const std::vector<BufferRequest>& buffers, const MemoryP
   if (plan.arena_bytes > total) return "arena larger than the sum of the buffers";
   for (size_t i = 0; i < n; ++i) {
     if (plan.offsets[i] % kArenaAlign) return "buffer " + std::to_string(i) + " is misaligned";
-    if (plan.offsets[i] + buffers[i].bytes > plan.arena_bytes) return "buffer " + std::to_string(i) + " exceeds the arena";
+    if (plan.offsets[i] + buffers[i].bytes > plan.arena_bytes)
+      return "buffer " + std::to_string(i) + " exceeds the arena";
   }
   for (size_t i = 0; i < n; ++i)
     for (size_t j = i + 1; j < n; ++j) {
@@ -92,9 +93,11 @@ std::string verify_plan(const std::vector<BufferRequest>& buffers, const MemoryP
       bool inplace_pair = (plan.shares_with[j] == int(i) && a.last == b.first) ||
                           (plan.shares_with[i] == int(j) && b.last == a.first);
       if (inplace_pair) continue;
-      bool disjoint = plan.offsets[i] + a.bytes <= plan.offsets[j] || plan.offsets[j] + b.bytes <= plan.offsets[i];
+      bool disjoint =
+          plan.offsets[i] + a.bytes <= plan.offsets[j] || plan.offsets[j] + b.bytes <= plan.offsets[i];
       if (!disjoint)
-        return "buffers " + std::to_string(i) + " and " + std::to_string(j) + " are live together but overlap";
+        return "buffers " + std::to_string(i) + " and " + std::to_string(j) +
+               " are live together but overlap";
     }
   return {};
 }

@@ -46,7 +46,8 @@ class Rewriter {
   // The scalar value of a new variable if it is a constant (possibly broadcast), else nullptr.
   const Tensor* scalar_const(int new_var) const {
     auto it = const_of_.find(new_var);
-    if (it != const_of_.end()) return it->second.is_concrete() && it->second.numel() == 1 ? &it->second : nullptr;
+    if (it != const_of_.end())
+      return it->second.is_concrete() && it->second.numel() == 1 ? &it->second : nullptr;
     auto b = broadcast_src_.find(new_var);
     return b == broadcast_src_.end() ? nullptr : scalar_const(b->second);
   }
@@ -136,9 +137,9 @@ Graph simplify(const Graph& g) {
         // x op unit -> x (and unit op x -> x for the commutative ops), where unit is op's identity and the
         // result has x's aval (so no broadcast is lost).
         const double unit = eq.prim == Prim::mul ? 1.0 : 0.0;
-        const int keep = is_scalar_value(rw.scalar_const(in[1]), unit) ? in[0]
+        const int keep = is_scalar_value(rw.scalar_const(in[1]), unit)                           ? in[0]
                          : eq.prim != Prim::sub && is_scalar_value(rw.scalar_const(in[0]), unit) ? in[1]
-                                                                                                : -1;
+                                                                                                 : -1;
         if (keep >= 0 && ng.vars[keep] == g.vars[eq.outputs[0]]) {
           rw.alias(eq.outputs[0], keep);
           continue;
@@ -151,7 +152,8 @@ Graph simplify(const Graph& g) {
           continue;
         }
         break;
-      default: break;
+      default:
+        break;
     }
     std::vector<int> outs = rw.emit(eq, in);
     if (eq.prim == Prim::neg) neg_of[outs[0]] = in[0];

@@ -31,9 +31,9 @@ struct Step {
     Generic,  // any other primitive: its eager kernel, then a copy into the planned buffer (allocates)
   };
   Kind kind = Kind::Generic;
-  Equation eqn;                  // Matmul, Reduce, Generic: the equation
-  std::vector<Tensor> in, out;   // bound operands and results (results are dense)
-  std::vector<int> in_vars, out_vars;  // graph variables, for printing
+  Equation eqn;                                       // Matmul, Reduce, Generic: the equation
+  std::vector<Tensor> in, out;                        // bound operands and results (results are dense)
+  std::vector<int> in_vars, out_vars;                 // graph variables, for printing
   std::shared_ptr<backend::cpu::FusedProgram> fused;  // Fused: the program; Matmul: the epilogue or null
   std::shared_ptr<backend::cpu::MatmulPlan> matmul;
   std::string note;  // printing: e.g. which buffer the result reuses in place
@@ -42,22 +42,22 @@ struct Step {
 // How output k of the function is produced at the end of a run.
 struct OutputRule {
   enum class Kind : uint8_t { Buffer, Argument, Constant, Copy } kind = Kind::Buffer;
-  int slot = -1;     // Buffer: index of the output placeholder; Argument: argument index
-  int donor = -1;    // Buffer: a donated argument whose buffer this output is written into, when it can be
-  AVal aval;         // the returned tensor's aval
-  Tensor source;     // Constant: the value; Copy: the bound tensor to copy from
+  int slot = -1;   // Buffer: index of the output placeholder; Argument: argument index
+  int donor = -1;  // Buffer: a donated argument whose buffer this output is written into, when it can be
+  AVal aval;       // the returned tensor's aval
+  Tensor source;   // Constant: the value; Copy: the bound tensor to copy from
 };
 
 struct Program {
   std::vector<Step> steps;
   std::vector<AVal> vars;  // avals of the graph's variables and the lowering's temporaries (for printing)
-  std::vector<std::shared_ptr<Storage>> arg_slots;   // placeholders re-pointed to the arguments each run
-  std::vector<std::shared_ptr<Storage>> out_slots;   // placeholders re-pointed to fresh output buffers
+  std::vector<std::shared_ptr<Storage>> arg_slots;  // placeholders re-pointed to the arguments each run
+  std::vector<std::shared_ptr<Storage>> out_slots;  // placeholders re-pointed to fresh output buffers
   std::vector<size_t> out_slot_bytes;
   std::vector<OutputRule> outputs;
   std::vector<BufferRequest> buffers;  // the arena's buffers (for tests and printing)
   MemoryPlan plan;
-  std::shared_ptr<Storage> arena;      // owned
+  std::shared_ptr<Storage> arena;  // owned
   std::vector<int> num_outputs_per_slot;
 
   // Runs on concrete arguments of the traced avals; writes one tensor per output into `results`.

@@ -24,12 +24,21 @@ constexpr int kMaxCone = 24;            // equations recomputed for one value
 constexpr int kMaxTranscendentals = 2;  // exp/tanh/... among them
 
 bool is_elementwise(const Equation& e) {
-  return (ops::def(e.prim).traits & ops::kElementwise) && e.prim != Prim::stop_gradient && e.outputs.size() == 1;
+  return (ops::def(e.prim).traits & ops::kElementwise) && e.prim != Prim::stop_gradient &&
+         e.outputs.size() == 1;
 }
 bool is_transcendental(Prim p) {
   switch (p) {
-    case Prim::exp: case Prim::log: case Prim::log1p: case Prim::expm1: case Prim::sin: case Prim::cos:
-    case Prim::tanh: case Prim::erf: case Prim::logistic: case Prim::pow:
+    case Prim::exp:
+    case Prim::log:
+    case Prim::log1p:
+    case Prim::expm1:
+    case Prim::sin:
+    case Prim::cos:
+    case Prim::tanh:
+    case Prim::erf:
+    case Prim::logistic:
+    case Prim::pow:
       return true;
     default:
       return false;
@@ -40,8 +49,8 @@ bool is_free_view(Prim p) {
 }
 
 struct Analysis {
-  std::vector<int> def;                 // defining equation per variable (-1: input or constant)
-  std::vector<int> region;              // per equation: count of non-elementwise, non-view equations before it
+  std::vector<int> def;     // defining equation per variable (-1: input or constant)
+  std::vector<int> region;  // per equation: count of non-elementwise, non-view equations before it
   std::vector<std::vector<int>> users;  // per variable: consuming equations
   std::vector<bool> is_output;
 };

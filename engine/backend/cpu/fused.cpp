@@ -87,7 +87,8 @@ void FusedProgram::finalize() {
   const std::vector<int64_t> dense_strides = contiguous_strides(shape);
   gathers.assign(inputs.size(), Layout<2>{});
   auto scalar_like = [&](int r) {
-    return regs[r].kind == RegKind::Scalar || (regs[r].kind == RegKind::Input && regs[r].read == Read::Broadcast);
+    return regs[r].kind == RegKind::Scalar ||
+           (regs[r].kind == RegKind::Input && regs[r].read == Read::Broadcast);
   };
   for (Reg& r : regs) {
     if (r.kind != RegKind::Input) continue;
@@ -148,8 +149,10 @@ void FusedProgram::finalize() {
       o.scatter = collapse<2>(shape, st);
     }
     if (o.once && !(o.dst.numel() == 1 && scalar_like(o.reg)))
-      raise(ErrorKind::Internal, "fused", "an output of " + std::to_string(o.dst.numel()) +
-            " elements in a program over " + shape_str(shape), {}, {}, "this is an engine bug in the lowering");
+      raise(
+          ErrorKind::Internal, "fused",
+          "an output of " + std::to_string(o.dst.numel()) + " elements in a program over " + shape_str(shape),
+          {}, {}, "this is an engine bug in the lowering");
   }
   output_of_reg.assign(regs.size(), -1);
   for (size_t o = outputs.size(); o-- > 0;) output_of_reg[outputs[o].reg] = static_cast<int>(o);
@@ -250,7 +253,8 @@ void run_block(const FusedProgram& p, int64_t blk, int64_t n, uint64_t* scratch)
 }  // namespace
 
 void run_fused(const FusedProgram& p) {
-  for (size_t i = 0; i < p.inputs.size(); ++i) p.input_ptrs[i] = static_cast<const char*>(p.inputs[i].raw_data());
+  for (size_t i = 0; i < p.inputs.size(); ++i)
+    p.input_ptrs[i] = static_cast<const char*>(p.inputs[i].raw_data());
   for (size_t o = 0; o < p.outputs.size(); ++o)
     p.output_ptrs[o] = static_cast<char*>(p.outputs[o].dst.raw_mutable_data());
   // An output is written straight from its instruction unless its buffer overlaps an operand's (an output

@@ -37,8 +37,8 @@ struct FusedProgram {
   };
   struct Output {
     int reg = -1;
-    Tensor dst;         // a bound tensor of the iteration shape (any strides: a slice of a concatenation),
-    bool once = false;  // or of one element for a scalar register (finalize() sets `once`: written once)
+    Tensor dst;            // a bound tensor of the iteration shape (any strides: a slice of a concatenation),
+    bool once = false;     // or of one element for a scalar register (finalize() sets `once`: written once)
     bool strided = false;  // set by finalize(): dst is not dense, so blocks are scattered through `scatter`
     Layout<2> scatter;
   };
@@ -50,7 +50,7 @@ struct FusedProgram {
   std::vector<Instr> instrs;
   std::vector<Output> outputs;
 
-  int add_input(const Tensor& bound);            // returns its register
+  int add_input(const Tensor& bound);                                         // returns its register
   int add_instr(ops::Prim p, const std::vector<int>& args, DType out_dtype);  // returns the result register
   void add_output(int reg, const Tensor& dst) {
     outputs.emplace_back();
@@ -66,12 +66,12 @@ struct FusedProgram {
   // Set by finalize().
   int num_slots = 0;
   int64_t cost = 0;
-  std::vector<Layout<2>> gathers;                 // per input: (iteration index, input) layout, for Gather
-  mutable std::vector<uint64_t> scalar_values;    // per register, the value of scalar ones (8 bytes each)
-  mutable std::vector<const char*> input_ptrs;    // per input, set at the start of each run
+  std::vector<Layout<2>> gathers;               // per input: (iteration index, input) layout, for Gather
+  mutable std::vector<uint64_t> scalar_values;  // per register, the value of scalar ones (8 bytes each)
+  mutable std::vector<const char*> input_ptrs;  // per input, set at the start of each run
   mutable std::vector<char*> output_ptrs;
-  std::vector<int> output_of_reg;                 // per register: the first output it is, or -1
-  mutable std::vector<char> direct;               // per output: written in place, not via a register copy
+  std::vector<int> output_of_reg;    // per register: the first output it is, or -1
+  mutable std::vector<char> direct;  // per output: written in place, not via a register copy
 };
 
 void run_fused(const FusedProgram& p);
