@@ -19,6 +19,9 @@ PACKAGES=(
   libsleef-dev      # vectorized transcendental functions (CPU kernels)
   libzip-dev        # reading OGBench .npz data sets (zip archives, stored or deflated)
   nlohmann-json3-dev  # safetensors checkpoint headers, run configs
+  libcli11-dev      # command-line parsing of examples/qgf_offline (header-only)
+  gnuplot-nox       # qgf_offline's plots (PNG via cairo, SVG); optional at run time: without it the scripts stay
+  libmujoco-dev     # MuJoCo 2.2 C library: the built-in point-maze environment and its data generator (rl/envs)
   clang-format      # scripts/check_format.sh
 )
 # shellcheck disable=SC2206
