@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # The main job: a target of examples/CMakeLists.txt (built to <build>/examples/<target>).
-MAIN_TARGET=functional_api  # later: qgf_offline
+MAIN_TARGET=qgf_offline  # the end-to-end QGF job (examples/qgf_offline); default: pointmaze-medium, task 1
 
 build_dir=${QGF_BUILD_DIR:-build}
 jobs=${QGF_JOBS:-$(nproc)}

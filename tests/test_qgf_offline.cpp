@@ -1,0 +1,266 @@
+// Smoke tests of the qgf_offline program (examples/qgf_offline), run in-process through its entry function:
+// `all` on the bandit with a tiny budget writes every promised file with sane contents; a run interrupted
+// and resumed ends bitwise where an uninterrupted one does; bad flags, an unbuilt environment, a missing or
+// corrupt data set and a corrupt checkpoint exit non-zero with a message that names the problem.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "examples/qgf_offline/app.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Outcome {
+  int rc;
+  std::string out, err;
+};
+
+Outcome run(std::vector<std::string> args) {
+  args.insert(args.begin(), "qgf_offline");
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  testing::internal::CaptureStdout();
+  testing::internal::CaptureStderr();
+  const int rc = qgf_offline_main(int(args.size()), argv.data());
+  std::string out = testing::internal::GetCapturedStdout();
+  return Outcome{rc, out, testing::internal::GetCapturedStderr()};
+}
+
+// A tiny budget: a few seconds, most of it compiling the training step and the samplers.
+std::vector<std::string> tiny(const std::string& cmd, const std::string& dir) {
+  // clang-format off
+  return {cmd, "--env", "bandit", "--results", dir, "--steps", "40", "--batch", "32", "--hidden", "16,16", "--data-size", "300",
+          "--eval-episodes", "8", "--val-episodes", "8", "--weights", "0,1", "--gradstep-alphas", "0.1",
+          "--best-of-n", "2", "--flow-steps", "3", "--checkpoint-every", "20", "--log-every", "10",
+          "--eval-every", "20"};
+  // clang-format on
+}
+
+std::vector<std::string> with(std::vector<std::string> a, std::initializer_list<std::string> more) {
+  a.insert(a.end(), more);
+  return a;
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+std::vector<std::string> lines(const fs::path& p) {
+  std::vector<std::string> out;
+  std::ifstream in(p);
+  for (std::string l; std::getline(in, l);)
+    if (!l.empty()) out.push_back(l);
+  return out;
+}
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  for (std::string c; std::getline(ss, c, sep);) out.push_back(c);
+  return out;
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+class QgfOffline : public testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fs::temp_directory_path() / ("qgf_offline_test_" + std::to_string(::getpid()) + "_" +
+                                         testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(root_);
+    fs::create_directories(root_);
+  }
+  void TearDown() override { fs::remove_all(root_); }
+  std::string dir(const std::string& name) const { return (root_ / name).string(); }
+  fs::path root_;
+};
+
+TEST_F(QgfOffline, AllWritesTablesLogsCheckpointsAndPlots) {
+  const fs::path d = dir("run");
+  const Outcome o = run(with(tiny("all", d), {"--quiet"}));
+  ASSERT_EQ(o.rc, 0) << o.err;
+  EXPECT_TRUE(o.err.empty()) << "--quiet printed: " << o.err;
+  const std::vector<std::string> methods = {"BC",           "QGF",  "BoN",     "QGF+BoN",
+                                            "QGF-Jacobian", "QFQL", "GradStep"};
+  for (const std::string& m : methods)
+    EXPECT_TRUE(contains(o.out, "\n  " + m + " ")) << m << " not in\n" << o.out;
+
+  for (const char* f :
+       {"config.json", "dataset.npz", "results.md", "results.csv", "sweep.csv", "results.json",
+        "losses.jsonl", "evals.jsonl", "checkpoints/step_00000020.safetensors",
+        "checkpoints/step_00000040.safetensors", "plots/learning_curves.gp", "plots/guidance_sweep.gp",
+        "plots/bandit_samples.gp", "plots/losses.dat", "plots/bandit_landscape.dat", "plots/sweep_QGF.dat"})
+    EXPECT_TRUE(fs::exists(d / f)) << f;
+  if (std::system("command -v gnuplot >/dev/null 2>&1") == 0)
+    for (const char* f : {"learning_curves", "guidance_sweep", "bandit_samples"}) {
+      EXPECT_GT(fs::file_size(d / "plots" / (std::string(f) + ".png")), 1000u) << f;
+      EXPECT_TRUE(fs::exists(d / "plots" / (std::string(f) + ".svg"))) << f;
+    }
+
+  // The effective settings: the flags over the bandit's defaults.
+  const std::string cfg = slurp(d / "config.json");
+  EXPECT_TRUE(contains(cfg, "\"steps\": 40")) << cfg;
+  EXPECT_TRUE(contains(cfg, "\"lr\": 0.001")) << cfg;  // the bandit's default, not the global 3e-4
+
+  // Losses at steps 1, 10, 20, 30, 40; evaluations: 2 during training x 2 methods, and the final sweep
+  // (BC 1, QGF 2, BoN 1, QGF+BoN 2, QGF-Jacobian 2, QFQL 2, GradStep 1 settings) x 2 splits.
+  const std::vector<std::string> loss = lines(d / "losses.jsonl");
+  ASSERT_EQ(loss.size(), 5u);
+  EXPECT_TRUE(contains(loss.back(), "\"step\":40")) << loss.back();
+  for (const char* k : {"\"flow_loss\"", "\"q_loss\"", "\"v_loss\""}) EXPECT_TRUE(contains(loss.back(), k));
+  const std::vector<std::string> evals = lines(d / "evals.jsonl");
+  EXPECT_EQ(evals.size(), 4u + 2u * 11u);
+
+  // results.csv: a header and one row per method with rates in [0, 1].
+  const std::vector<std::string> csv = lines(d / "results.csv");
+  ASSERT_EQ(csv.size(), 1 + methods.size());
+  EXPECT_EQ(split(csv[0], ',')[4], "success_mean");
+  for (size_t i = 1; i < csv.size(); ++i) {
+    const std::vector<std::string> c = split(csv[i], ',');
+    EXPECT_EQ(c[0], methods[i - 1]);
+    const double s = std::stod(c[4]);
+    EXPECT_GE(s, 0.0);
+    EXPECT_LE(s, 1.0);
+    EXPECT_EQ(c[3], "8");  // test episodes
+  }
+  EXPECT_EQ(lines(d / "sweep.csv").size(), 1u + 2u * 11u);
+  EXPECT_TRUE(contains(slurp(d / "results.md"), "| QGF | w = "));
+
+  // Evaluating the finished run again needs no flags: the settings come from its config.json.
+  const Outcome again = run({"evaluate", "--results", d.string(), "--quiet", "--no-plots"});
+  EXPECT_EQ(again.rc, 0) << again.err;
+  EXPECT_TRUE(contains(again.out, "checkpoint at step 40")) << again.out;
+}
+
+TEST_F(QgfOffline, InterruptedRunResumesBitwise) {
+  const std::string straight = dir("straight"), resumed = dir("resumed");
+  for (const std::string& d : {straight, resumed})
+    ASSERT_EQ(run(with(tiny("generate", d), {"--quiet"})).rc, 0);
+  ASSERT_EQ(run(with(tiny("train", straight), {"--quiet"})).rc, 0);
+
+  // Ctrl-C after step 25 (simulated): the step finishes, a checkpoint is written, exit 130 with a resume
+  // hint.
+  const Outcome stop = run(with(tiny("train", resumed), {"--simulate-interrupt-at", "25"}));
+  EXPECT_EQ(stop.rc, 130);
+  EXPECT_TRUE(contains(stop.err, "stopped after step 25 of 40")) << stop.err;
+  EXPECT_TRUE(contains(stop.err, "qgf_offline train --results " + resumed)) << stop.err;
+  EXPECT_TRUE(fs::exists(fs::path(resumed) / "checkpoints/step_00000025.safetensors"));
+  EXPECT_FALSE(fs::exists(fs::path(resumed) / "checkpoints/step_00000040.safetensors"));
+
+  // The hinted command, with no other flags: settings from config.json, state from the newest checkpoint.
+  const Outcome go = run({"train", "--results", resumed});
+  ASSERT_EQ(go.rc, 0) << go.err;
+  EXPECT_TRUE(contains(go.err, "resuming from step 25")) << go.err;
+  const std::string a = slurp(fs::path(straight) / "checkpoints/step_00000040.safetensors");
+  const std::string b = slurp(fs::path(resumed) / "checkpoints/step_00000040.safetensors");
+  EXPECT_FALSE(a.empty());
+  EXPECT_TRUE(a == b) << "the resumed run's final checkpoint differs from the uninterrupted run's";
+  // The loss log has each step once, with the same values (the wall-clock field aside).
+  auto strip_time = [](std::vector<std::string> ls) {
+    for (std::string& l : ls) l = l.substr(l.find(','));  // {"elapsed_s":...,  comes first (sorted keys)
+    return ls;
+  };
+  EXPECT_EQ(strip_time(lines(fs::path(straight) / "losses.jsonl")),
+            strip_time(lines(fs::path(resumed) / "losses.jsonl")));
+  // Nothing left to do: a second resume is a no-op that still succeeds.
+  const Outcome noop = run({"train", "--results", resumed});
+  EXPECT_EQ(noop.rc, 0) << noop.err;
+  EXPECT_TRUE(contains(noop.err, "nothing to do")) << noop.err;
+}
+
+TEST_F(QgfOffline, BadFlagsAndSettingsExitWithUsageErrors) {
+  const std::string d = dir("never");
+  const std::string bad_config = dir("bad.json");
+  std::ofstream(bad_config) << R"({"steps": 10, "stepz": 3})";
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {{"--steps", "abc"}, "--steps"},
+      {{"--bogus-flag"}, "--bogus-flag"},
+      {{"frobnicate"}, "frobnicate"},
+      {{"--env", "pointmaze-medium", "--task", "7"}, "task"},
+      {{"--env", "cartpole"}, "unknown environment 'cartpole'"},
+      {{"--methods", "BC,Nope"}, "unknown method 'Nope'"},
+      {{"--weights", "1,x"}, "--weights"},
+      {{"--eval-episodes", "1"}, "eval_episodes"},
+      {{"--horizon", "3"}, "horizon"},
+      {{"--hidden", "0"}, "hidden"},
+      {{"--config", dir("missing.json")}, "cannot be opened"},
+      {{"--config", bad_config}, "unknown setting 'stepz'"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> args = c.args;
+    if (args[0] != "--env") args.insert(args.end(), {"--env", "bandit"});  // bandit-specific checks (horizon)
+    args.insert(args.end(), {"--results", d});
+    const Outcome o = run(args);
+    EXPECT_EQ(o.rc, 2) << c.args[0] << ": " << o.err;
+    EXPECT_TRUE(contains(o.err, "error")) << o.err;
+    EXPECT_TRUE(contains(o.err, c.message)) << "expected '" << c.message << "' in: " << o.err;
+  }
+  EXPECT_FALSE(fs::exists(d)) << "a rejected command created its results directory";
+
+  // Training without a data set is a runtime error (exit 1) that says how to make one.
+  const Outcome o = run({"train", "--results", d});
+  EXPECT_EQ(o.rc, 1);
+  EXPECT_TRUE(contains(o.err, "no data set")) << o.err;
+  EXPECT_TRUE(contains(o.err, "qgf_offline generate")) << o.err;
+}
+
+TEST_F(QgfOffline, CorruptCheckpointAndDataSetAreReported) {
+  const fs::path d = dir("run");
+  ASSERT_EQ(run(with(tiny("all", d.string()), {"--quiet", "--no-plots", "--methods", "BC,QGF"})).rc, 0);
+  const fs::path newest = d / "checkpoints/step_00000040.safetensors";
+  std::ofstream(newest, std::ios::binary | std::ios::trunc) << "not a checkpoint";
+
+  const Outcome ev = run({"evaluate", "--results", d.string(), "--quiet"});
+  EXPECT_EQ(ev.rc, 1);
+  EXPECT_TRUE(contains(ev.err, newest.string())) << ev.err;
+  EXPECT_TRUE(contains(ev.err, "cannot be read")) << ev.err;
+  const Outcome tr = run({"train", "--results", d.string(), "--steps", "60", "--quiet"});
+  EXPECT_EQ(tr.rc, 1);
+  EXPECT_TRUE(contains(tr.err, newest.string())) << tr.err;
+
+  // Without it, the step-20 checkpoint is used; asking for other network widths is refused, naming both.
+  fs::remove(newest);
+  const Outcome wide = run({"evaluate", "--results", d.string(), "--hidden", "8,8", "--quiet"});
+  EXPECT_EQ(wide.rc, 1);
+  EXPECT_TRUE(contains(wide.err, "was trained with")) << wide.err;
+  EXPECT_TRUE(contains(slurp(d / "config.json"), "16")) << "a refused run overwrote config.json";
+  EXPECT_EQ(run({"evaluate", "--results", d.string(), "--quiet", "--no-plots"}).rc, 0);
+
+  std::ofstream(d / "dataset.npz", std::ios::binary | std::ios::trunc) << "garbage";
+  const Outcome ds = run({"train", "--results", d.string(), "--steps", "60", "--quiet"});
+  EXPECT_EQ(ds.rc, 1);
+  EXPECT_TRUE(contains(ds.err, "dataset.npz")) << ds.err;
+}
+
+// The main job's environment with a tiny budget: 3 navigate episodes, 20 steps, 2 + 2 evaluation episodes.
+TEST_F(QgfOffline, PointMazeSmokeRun) {
+  const std::string d = dir("pointmaze");
+  const Outcome o = run({"all", "--env", "pointmaze-medium", "--task", "1", "--results", d, "--data-size", "3003",
+                         "--steps", "20", "--batch", "32", "--hidden", "16,16", "--flow-steps", "3",
+                         "--eval-episodes", "2", "--val-episodes", "2", "--weights", "0,0.01", "--methods",
+                         "BC,QGF", "--checkpoint-every", "10", "--eval-every", "10", "--log-every", "10",
+                         "--no-plots", "--quiet"});
+  ASSERT_EQ(o.rc, 0) << o.err;
+  EXPECT_TRUE(fs::exists(fs::path(d) / "results.md"));
+  EXPECT_TRUE(fs::exists(fs::path(d) / "results.csv"));
+  EXPECT_TRUE(fs::exists(fs::path(d) / "dataset.npz"));
+}
+
+}  // namespace
