@@ -44,7 +44,7 @@ Run resolve(const CliArgs& cli) {
     return !dir.empty() && fs::exists(p) ? read_json_file(p, "saved settings") : json::object();
   };
   json saved = saved_of(results);
-  const std::string env = str_or(flags, "env", str_or(file, "env", str_or(saved, "env", "bandit")));
+  const std::string env = str_or(flags, "env", str_or(file, "env", str_or(saved, "env", Config{}.env)));
   require_env(env);
   if (results.empty()) {
     results = default_results_dir(env, str_or(flags, "name", str_or(file, "name", "")));

@@ -1,6 +1,9 @@
 // gnuplot scripts and data for the figures (see plots.h).
 #include "plots.h"
 
+#include "pointmaze_env.h"
+#include "rl/envs/maze_layouts.h"
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -268,10 +271,68 @@ std::string bandit_samples(const Config& cfg, const EvalReport& rep, const rl::D
 // Environment-specific figure. HOOK(pointmaze): draw the maze walls and the BC / QGF rollouts (rep.showcase
 // holds each episode's observations; the x-y position is the first two obs entries) in a
 // pointmaze_rollouts.gp.
+// The maze's walls with the x-y paths of BC's and QGF's test episodes (up to 10 each), starts and the goal.
+std::string maze_rollouts(const Config& cfg, const EvalReport& rep, const std::string& dir) {
+  const std::string maze = pointmaze_maze_of(cfg.env);
+  const rl::MazeLayout& L = rl::MazeLayout::get(maze);
+  const double h = rl::MazeLayout::kUnit / 2;
+  std::ostringstream walls;
+  int obj = 1;
+  for (int i = 0; i < L.rows(); ++i)
+    for (int j = 0; j < L.cols(); ++j) {
+      if (!L.is_wall({i, j})) continue;
+      const rl::Vec2 c = L.cell_center({i, j});
+      walls << "  set object " << obj++ << " rect from " << f(c.x - h) << "," << f(c.y - h) << " to " << f(c.x + h)
+            << "," << f(c.y + h) << " back fc rgb \"#636363\" fs solid 1.0 noborder\n";
+    }
+  const rl::Vec2 goal = L.cell_center(L.task(cfg.task).goal);
+  const rl::Vec2 lo = L.cell_center({0, 0}), hi = L.cell_center({L.rows() - 1, L.cols() - 1});
+  struct Panel {
+    std::string file, title;
+  };
+  std::vector<Panel> panels;
+  for (const Rollouts& r : rep.showcase) {
+    std::string d = "# x y (one block per episode): " + r.label + "\n";
+    double succ = 0;
+    const size_t shown = std::min<size_t>(r.obs.size(), 10);
+    for (size_t e = 0; e < r.obs.size(); ++e) {
+      succ += r.success[e];
+      if (e >= shown) continue;
+      for (size_t k = 0; k + 1 < r.obs[e].size(); k += size_t(r.obs_dim))
+        d += f(r.obs[e][k]) + " " + f(r.obs[e][k + 1]) + "\n";
+      d += "\n\n";
+    }
+    const std::string file = "maze_" + safe_name(r.label.substr(0, r.label.find(' '))) + ".dat";
+    write_text_file(dir + "/" + file, d);
+    char t[200];
+    std::snprintf(t, sizeof t, "%s: success %.2f over %zu episodes (%zu drawn)", r.label.c_str(),
+                  succ / double(std::max<size_t>(r.obs.size(), 1)), r.obs.size(), shown);
+    panels.push_back({file, t});
+  }
+  if (panels.empty()) return "";
+  std::ostringstream b;
+  b << "  set multiplot layout 1," << panels.size() << " title "
+    << q(cfg.env + ", task " + std::to_string(cfg.task) + ": test rollouts (walls grey, goal: circle of radius "
+         "1)") << "\n"
+    << "  set size ratio -1\n  set xrange [" << f(lo.x - h) << ":" << f(hi.x + h) << "]\n  set yrange ["
+    << f(lo.y - h) << ":" << f(hi.y + h) << "]\n  set xlabel \"x\"\n  set ylabel \"y\"\n  set key below\n"
+    << walls.str() << "  set object " << obj << " circle at " << f(goal.x) << "," << f(goal.y) << " size "
+    << f(rl::MazeLayout::kGoalTolerance) << " front fs empty border lc rgb \"#e31a1c\" lw 3\n";
+  for (const Panel& p : panels)
+    b << "  set title " << q(p.title) << "\n  plot " << q(p.file)
+      << " using 1:2 with lines lw 1.5 lc rgb \"#1f78b4\" title \"paths\", \\\n       " << q(p.file)
+      << " every ::0::0 using 1:2 with points pt 7 ps 1 lc rgb \"#33a02c\" title \"starts\", \\\n"
+      << "       NaN with lines lw 3 lc rgb \"#e31a1c\" title \"goal (success radius)\"\n";
+  write_text_file(dir + "/maze_rollouts.gp",
+                  script("maze_rollouts", "The maze with BC and QGF test rollouts", int(520 * panels.size() + 80),
+                         560, b.str()));
+  return "maze_rollouts";
+}
+
 std::string write_env_plot(const Config& cfg, const EvalReport& rep, const rl::Dataset* ds,
                            const std::string& dir) {
   if (cfg.env == "bandit") return bandit_samples(cfg, rep, ds, dir);
-  return "";
+  return maze_rollouts(cfg, rep, dir);
 }
 
 }  // namespace
