@@ -58,7 +58,6 @@ struct Program {
   std::vector<BufferRequest> buffers;  // the arena's buffers (for tests and printing)
   MemoryPlan plan;
   std::shared_ptr<Storage> arena;  // owned
-  std::vector<int> num_outputs_per_slot;
 
   // Runs on concrete arguments of the traced avals; writes one tensor per output into `results`.
   void run(std::span<const Tensor> args, std::span<Tensor> results) const;
