@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/testing.h"
 #include "engine/compile/jit.h"
 #include "engine/transforms/transforms.h"
 #include "nn/checkpoint.h"
@@ -71,23 +72,6 @@ std::vector<char> make_file(const std::string& header, const std::vector<char>& 
   out += header;
   out.append(data.begin(), data.end());
   return std::vector<char>(out.begin(), out.end());
-}
-
-std::vector<char> raw(const Tensor& t) {
-  std::vector<char> b(size_t(t.numel()) * engine::itemsize(t.dtype()));
-  if (!b.empty()) engine::copy_to_contiguous(t, b.data());
-  return b;
-}
-
-template <class T>
-void expect_bitwise(const T& a, const T& b, const std::string& what) {
-  const std::vector<Tensor> la = engine::tree_leaves(a), lb = engine::tree_leaves(b);
-  ASSERT_EQ(la.size(), lb.size()) << what;
-  for (size_t i = 0; i < la.size(); ++i) {
-    EXPECT_EQ(la[i].dtype(), lb[i].dtype()) << what << " leaf " << i;
-    EXPECT_EQ(la[i].shape(), lb[i].shape()) << what << " leaf " << i;
-    EXPECT_EQ(raw(la[i]), raw(lb[i])) << what << " leaf " << i;
-  }
 }
 
 // Runs f, which must throw an engine::Error whose message contains every one of `parts`.
@@ -149,8 +133,8 @@ TEST(NnCheckpoint, RoundTripIsBitwise) {
   for (auto& [k, v] : like)
     v = ops::zeros_like(v);  // fresh values: only structure, dtypes and shapes are used
   const auto back = r.restore("state", like);
-  expect_bitwise(back, tree, "tree");
-  expect_bitwise(r.restore("rng", ops::random_key(0)), key, "rng key");
+  testing_support::expect_tree_bitwise(back, tree, "tree");
+  testing_support::expect_tree_bitwise(r.restore("rng", ops::random_key(0)), key, "rng key");
   EXPECT_EQ(r.tensor("rng").dtype(), DType::U32);
   EXPECT_EQ(r.tensor("step").item<int32_t>(), 123);
   EXPECT_EQ(r.metadata("format"), "qgf-test");
@@ -496,9 +480,9 @@ TEST(NnCheckpoint, ResumeIsBitwiseDeterministic) {
     auto step_c = engine::jit(train_step);
     for (int i = step; i < 20; ++i) c = step_c(c);
   }
-  expect_bitwise(c, a, "resumed vs uninterrupted");
+  testing_support::expect_tree_bitwise(c, a, "resumed vs uninterrupted");
   // Sanity: the run trained (the fit moved towards W*: w[0,0] goes from its init towards -1).
-  EXPECT_NE(raw(a.params.w), raw(start.w));
+  EXPECT_NE(testing_support::raw_bytes(a.params.w), testing_support::raw_bytes(start.w));
   EXPECT_EQ(a.opt.count.item<int32_t>(), 20);
 }
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/testing.h"
 #include "engine/compile/jit.h"
 #include "engine/transforms/transforms.h"
 #include "nn/optim.h"
@@ -58,19 +59,6 @@ std::vector<uint32_t> bits(const Tensor& t) {
   std::vector<uint32_t> b(v.size());
   std::memcpy(b.data(), v.data(), v.size() * 4);
   return b;
-}
-
-template <class T>
-void expect_bitwise(const T& a, const T& b, const std::string& what) {
-  const std::vector<Tensor> la = engine::tree_leaves(a), lb = engine::tree_leaves(b);
-  ASSERT_EQ(la.size(), lb.size()) << what;
-  for (size_t i = 0; i < la.size(); ++i) {
-    ASSERT_EQ(la[i].dtype(), lb[i].dtype()) << what << " leaf " << i;
-    if (la[i].dtype() == DType::F32)
-      EXPECT_EQ(bits(la[i]), bits(lb[i])) << what << " leaf " << i;
-    else
-      EXPECT_EQ(la[i].to_vector<int32_t>(), lb[i].to_vector<int32_t>()) << what << " leaf " << i;
-  }
 }
 
 // |actual - expected| in units of the f32 spacing at `expected`.
@@ -263,9 +251,9 @@ TEST(NnAdam, ClippingEngagedAndNot) {
   const auto s = nn::adam_init(p);
   nn::AdamConfig noclip = cfg;
   noclip.clip_global_norm.reset();
-  expect_bitwise(nn::adam_update(p, g, s, cfg), nn::adam_update(p, g, s, noclip), "clip not engaged");
+  testing_support::expect_tree_bitwise(nn::adam_update(p, g, s, cfg), nn::adam_update(p, g, s, noclip), "clip not engaged");
   const Params gc = nn::clip_by_global_norm(g, 0.5);
-  expect_bitwise(gc, g, "clip_by_global_norm below the threshold");
+  testing_support::expect_tree_bitwise(gc, g, "clip_by_global_norm below the threshold");
 
   // Engaged: (g / norm) * max_norm, whose norm is max_norm.
   const Params big = make_grads(0, 3.0f);
@@ -333,8 +321,8 @@ TEST(NnAdam, JitIsBitwiseEager) {
       std::tie(pe, se) = nn::adam_update(pe, g, se, cfg);
       std::tie(pj, sj) = step(pj, g, sj, cfg);
       const std::string what = std::string(clip ? "clip" : "noclip") + " step " + std::to_string(k + 1);
-      expect_bitwise(pj, pe, what + " params");
-      expect_bitwise(sj, se, what + " state");
+      testing_support::expect_tree_bitwise(pj, pe, what + " params");
+      testing_support::expect_tree_bitwise(sj, se, what + " state");
     }
     EXPECT_EQ(step.cache_size(), 1u);
   }
@@ -375,10 +363,10 @@ TEST(NnPolyak, AveragesLeafwise) {
   std::vector<double> expected;
   for (size_t i = 0; i < ft.size(); ++i) expected.push_back(tau * fo[i] + (1 - tau) * ft[i]);
   expect_ulps(fr, expected, 2, "polyak");
-  expect_bitwise(nn::polyak(target, online, 1.0), online, "tau = 1");
-  expect_bitwise(nn::polyak(target, online, 0.0), target, "tau = 0");
+  testing_support::expect_tree_bitwise(nn::polyak(target, online, 1.0), online, "tau = 1");
+  testing_support::expect_tree_bitwise(nn::polyak(target, online, 0.0), target, "tau = 0");
   auto jp = engine::jit([](const Params& t, const Params& o) { return nn::polyak(t, o, 0.005); });
-  expect_bitwise(jp(target, online), r, "jit polyak");
+  testing_support::expect_tree_bitwise(jp(target, online), r, "jit polyak");
 }
 
 }  // namespace

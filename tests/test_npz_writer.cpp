@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/testing.h"
 #include "engine/core/error.h"
 #include "rl/data/dataset.h"
 #include "rl/data/npz.h"
@@ -45,16 +46,6 @@ class TempDir {
 std::string read_bytes(const std::string& p) {
   std::ifstream f(p, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(f), {});
-}
-
-template <class F>
-void expect_error(F&& fn, const std::string& needle) {
-  try {
-    fn();
-    ADD_FAILURE() << "no error; expected one mentioning '" << needle << "'";
-  } catch (const engine::Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
 }
 
 template <class T>
@@ -163,8 +154,8 @@ TEST(NpzWriter, ReplacesAtomicallyAndLeavesNoTemporaryFiles) {
   EXPECT_EQ(back.at("b").to_vector<float>(), (std::vector<float>{2, 3}));
   // A failing write (bad key, null tensor) must leave the previous file as it was and nothing else behind.
   const std::string before = read_bytes(path);
-  expect_error([&] { rl::write_npz(path, {{"a/b", Tensor::from_vector(std::vector<float>{1})}}); }, "'a/b'");
-  expect_error([&] { rl::write_npz(path, {{"obs", Tensor()}}); }, "obs.npy");
+  testing_support::expect_error_mentioning([&] { rl::write_npz(path, {{"a/b", Tensor::from_vector(std::vector<float>{1})}}); }, "'a/b'");
+  testing_support::expect_error_mentioning([&] { rl::write_npz(path, {{"obs", Tensor()}}); }, "obs.npy");
   EXPECT_EQ(read_bytes(path), before);
   int entries = 0;
   for (const auto& e : fs::directory_iterator(dir.path())) {
@@ -177,28 +168,28 @@ TEST(NpzWriter, ReplacesAtomicallyAndLeavesNoTemporaryFiles) {
 TEST(NpzWriter, ErrorsNameTheFileAndSayWhatToDo) {
   TempDir dir;
   const std::string missing_dir = dir.file("no/such/dir/x.npz");
-  expect_error(
+  testing_support::expect_error_mentioning(
       [&] {
         rl::write_npz(missing_dir, {{"a", Tensor::from_vector(std::vector<float>{1})}});
       },
       "does not exist");
-  expect_error(
+  testing_support::expect_error_mentioning(
       [&] {
         rl::write_npz(missing_dir, {{"a", Tensor::from_vector(std::vector<float>{1})}});
       },
       "x.npz");
-  expect_error(
+  testing_support::expect_error_mentioning(
       [&] {
         rl::write_npz(dir.file("e.npz"), {{"", Tensor::from_vector(std::vector<float>{1})}});
       },
       "key");
-  expect_error(
+  testing_support::expect_error_mentioning(
       [&] {
         rl::write_npz(dir.file("l.npz"), {{"a", Tensor::from_vector(std::vector<float>{1})}},
                       {rl::NpzCompression::Deflate, 12});
       },
       "level");
-  expect_error(
+  testing_support::expect_error_mentioning(
       [&] {
         rl::write_npz(dir.path().string(), {{"a", Tensor::from_vector(std::vector<float>{1})}});
       },

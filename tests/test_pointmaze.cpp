@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/testing.h"
 #include "engine/core/error.h"
 #include "rl/data/dataset.h"
 #include "rl/data/npz.h"
@@ -28,16 +29,6 @@ using engine::Tensor;
 using rl::Cell;
 using rl::MazeLayout;
 using rl::Vec2;
-
-template <class F>
-void expect_error(F&& fn, const std::string& needle) {
-  try {
-    fn();
-    ADD_FAILURE() << "no error; expected one mentioning '" << needle << "'";
-  } catch (const engine::Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
-}
 
 double dist(Vec2 a, Vec2 b) { return std::sqrt((a.x - b.x) * (a.x - b.x) + (a.y - b.y) * (a.y - b.y)); }
 
@@ -126,8 +117,8 @@ TEST(MazeLayout, TasksMatchOgbench) {
   EXPECT_EQ(l.cell_center(l.task(1).goal).x, 36.0);
   EXPECT_EQ(l.cell_center(l.task(1).goal).y, 24.0);
   EXPECT_EQ(m.task(0).goal, m.task(1).goal);  // task id 0 = default task = task1
-  expect_error([&] { (void)m.task(6); }, "1..5");
-  expect_error([] { (void)MazeLayout::get("huge"); }, "medium, large");
+  testing_support::expect_error_mentioning([&] { (void)m.task(6); }, "1..5");
+  testing_support::expect_error_mentioning([] { (void)MazeLayout::get("huge"); }, "medium, large");
 }
 
 TEST(MazeLayout, BfsDistancesAndNextCells) {
@@ -177,11 +168,11 @@ TEST(MazeLayout, BfsDistancesAndNextCells) {
 }
 
 TEST(MazeLayout, RejectsBadGrids) {
-  expect_error([] { MazeLayout("x", {"###", "#.", "###"}, {}); }, "same length");
-  expect_error([] { MazeLayout("x", {"###", "#..", "###"}, {}); }, "border");
-  expect_error([] { MazeLayout("x", {"#####", "#.#.#", "#####"}, {}); }, "cannot be reached");
-  expect_error([] { MazeLayout("x", {"###", "#a#", "###"}, {}); }, "'#' for walls");
-  expect_error([] { MazeLayout("x", {"####", "#..#", "####"}, {{{1, 1}, {0, 0}}}); }, "wall cell");
+  testing_support::expect_error_mentioning([] { MazeLayout("x", {"###", "#.", "###"}, {}); }, "same length");
+  testing_support::expect_error_mentioning([] { MazeLayout("x", {"###", "#..", "###"}, {}); }, "border");
+  testing_support::expect_error_mentioning([] { MazeLayout("x", {"#####", "#.#.#", "#####"}, {}); }, "cannot be reached");
+  testing_support::expect_error_mentioning([] { MazeLayout("x", {"###", "#a#", "###"}, {}); }, "'#' for walls");
+  testing_support::expect_error_mentioning([] { MazeLayout("x", {"####", "#..#", "####"}, {{{1, 1}, {0, 0}}}); }, "wall cell");
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -295,7 +286,7 @@ TEST(PointMaze, RewardIsSuccessMinusOneJudgedBeforeTheActionAndSuccessTerminates
   EXPECT_FALSE(r.truncated);
   EXPECT_NEAR(r.obs[0], g.x - 0.7, 1e-12);  // the terminating step is still simulated
   EXPECT_TRUE(env.done());
-  expect_error([&] { env.step(0.0, 0.0); }, "call reset");
+  testing_support::expect_error_mentioning([&] { env.step(0.0, 0.0); }, "call reset");
   // Exactly at the tolerance (distance 1) counts as success (<=).
   env.reset(uint64_t(3));
   env.sim().set_state({g.x, g.y - 1.0}, {0, 0});
@@ -315,15 +306,15 @@ TEST(PointMaze, TruncatesAtTheTimeLimit) {
 
 TEST(PointMaze, ValidatesActions) {
   rl::PointMaze env("medium");
-  expect_error([&] { env.step(0.0, 0.0); }, "before reset");
+  testing_support::expect_error_mentioning([&] { env.step(0.0, 0.0); }, "before reset");
   env.reset(uint64_t(0));
   const double nan = std::numeric_limits<double>::quiet_NaN();
-  expect_error([&] { env.step(nan, 0.0); }, "not finite");
-  expect_error([&] { env.step(0.0, std::numeric_limits<double>::infinity()); }, "not finite");
+  testing_support::expect_error_mentioning([&] { env.step(nan, 0.0); }, "not finite");
+  testing_support::expect_error_mentioning([&] { env.step(0.0, std::numeric_limits<double>::infinity()); }, "not finite");
   const std::vector<double> three = {0, 0, 0};
-  expect_error([&] { env.step(std::span<const double>(three)); }, "expected 2");
+  testing_support::expect_error_mentioning([&] { env.step(std::span<const double>(three)); }, "expected 2");
   const std::vector<float> one = {0};
-  expect_error([&] { env.step(std::span<const float>(one)); }, "expected 2");
+  testing_support::expect_error_mentioning([&] { env.step(std::span<const float>(one)); }, "expected 2");
   // Out-of-range actions are clipped by default (0.2 per step at most) and passed through when asked.
   env.sim().set_state({0, 0}, {0, 0});
   EXPECT_NEAR(env.step(5.0, 0.0).obs[0], 0.2, 1e-12);
@@ -331,7 +322,7 @@ TEST(PointMaze, ValidatesActions) {
   raw.reset(uint64_t(0));
   raw.sim().set_state({0, 0}, {0, 0});
   EXPECT_NEAR(raw.step(5.0, 0.0).obs[0], 1.0, 1e-12);
-  expect_error([] { rl::PointMaze("medium", {1, 0}); }, "max_episode_steps");
+  testing_support::expect_error_mentioning([] { rl::PointMaze("medium", {1, 0}); }, "max_episode_steps");
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -405,10 +396,10 @@ TEST(PointMazeBatch, MatchesSingleEnvsAndRunsToCompletion) {
     const auto ob = single.reset(rng);
     EXPECT_EQ(obs.to_vector<float>()[size_t(2 * k)], float(ob[0]));
   }
-  expect_error([&] { batch.step(Tensor::from_vector(std::vector<float>(6, 0.f), {3, 2})); }, "f32[4,2]");
+  testing_support::expect_error_mentioning([&] { batch.step(Tensor::from_vector(std::vector<float>(6, 0.f), {3, 2})); }, "f32[4,2]");
   std::vector<float> bad(2 * n, 0.f);
   bad[5] = std::numeric_limits<float>::quiet_NaN();
-  expect_error([&] { batch.step(Tensor::from_vector(bad, {n, 2})); }, "row 2");
+  testing_support::expect_error_mentioning([&] { batch.step(Tensor::from_vector(bad, {n, 2})); }, "row 2");
   // Oracle policy; env 0 is driven with zeros so it only truncates.
   const rl::MazeOracle oracle(MazeLayout::get("medium"));
   rl::Rng unused(0);
@@ -554,14 +545,14 @@ TEST(NavigateData, RejectsBadConfigurations) {
   const MazeLayout& m = MazeLayout::get("medium");
   rl::NavigateDataConfig c = small_config(0);
   c.episodes = 0;
-  expect_error([&] { rl::generate_navigate_data(m, c); }, "episodes");
+  testing_support::expect_error_mentioning([&] { rl::generate_navigate_data(m, c); }, "episodes");
   c = small_config(0);
   c.steps_per_episode = 1;
-  expect_error([&] { rl::generate_navigate_data(m, c); }, "steps_per_episode");
+  testing_support::expect_error_mentioning([&] { rl::generate_navigate_data(m, c); }, "steps_per_episode");
   c = small_config(0);
   c.noise = std::numeric_limits<double>::quiet_NaN();
-  expect_error([&] { rl::generate_navigate_data(m, c); }, "noise");
-  expect_error([&] { rl::write_navigate_dataset("/tmp/x.npy", m, small_config(0)); }, ".npz");
+  testing_support::expect_error_mentioning([&] { rl::generate_navigate_data(m, c); }, "noise");
+  testing_support::expect_error_mentioning([&] { rl::write_navigate_dataset("/tmp/x.npy", m, small_config(0)); }, ".npz");
   EXPECT_EQ(rl::navigate_defaults(m).episodes, 1000);
   EXPECT_EQ(rl::navigate_defaults(m).steps_per_episode, 1001);
   EXPECT_EQ(rl::navigate_defaults(m).noise, 0.5);

@@ -5,13 +5,13 @@
 
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 
 #include "engine/compile/jit.h"
 #include "nn/checkpoint.h"
 #include "ops/api.h"
 #include "rl/agent.h"
+#include "tests/support/testing.h"
 
 namespace {
 
@@ -36,18 +36,6 @@ rl::CriticBatch batch_for(uint32_t i) {
                          ops::ones({b})};
 }
 
-bool bitwise_equal(const rl::AgentState& a, const rl::AgentState& b) {
-  const auto la = engine::tree_leaves(a), lb = engine::tree_leaves(b);
-  if (la.size() != lb.size()) return false;
-  for (size_t i = 0; i < la.size(); ++i) {
-    const Tensor x = la[i].contiguous(), y = lb[i].contiguous();
-    if (!(x.aval() == y.aval()) ||
-        std::memcmp(x.raw_data(), y.raw_data(), size_t(x.numel()) * engine::itemsize(x.dtype())) != 0)
-      return false;
-  }
-  return true;
-}
-
 TEST(Agent, TrainStepLowersTheLossesAndJitEqualsEager) {
   const rl::AgentConfig cfg = small_config();
   rl::AgentState s = rl::init_agent(1, cfg), e = s;
@@ -60,7 +48,7 @@ TEST(Agent, TrainStepLowersTheLossesAndJitEqualsEager) {
     if (i == 0) {
       first = o.metrics;
       rl::TrainOutput oe = rl::train_step(e, b, cfg);
-      EXPECT_TRUE(bitwise_equal(o.state, oe.state)) << "jitted step differs from eager";
+      testing_support::expect_tree_bitwise(o.state, oe.state, "jitted step against eager");
     }
     s = o.state;
     last = o.metrics;
@@ -90,7 +78,7 @@ TEST(Agent, ResumedRunContinuesBitwise) {
   const uint32_t start = uint32_t(r.tensor("step").item<float>());
   for (uint32_t i = start; i < 8; ++i) resumed = step(resumed, batch_for(i)).state;
   std::filesystem::remove(path);
-  EXPECT_TRUE(bitwise_equal(straight, resumed));
+  testing_support::expect_tree_bitwise(straight, resumed, "resumed run against uninterrupted");
 }
 
 TEST(Agent, TrainsOnChunksSampledFromAnOgbenchFile) {

@@ -1,12 +1,13 @@
 // Test support: random tensors, comparisons, check_grads and vmap-versus-loop.
-#include <gtest/gtest.h>
-#include <cstdlib>
-#include <unistd.h>
-#include <fstream>
 #include "tests/support/testing.h"
 
+#include <gtest/gtest.h>
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <sstream>
 
 #include "engine/interp/interpreter.h"
@@ -71,8 +72,8 @@ std::string compare(const Tensor& actual, const Tensor& expected, double atol, d
   double c = closeness(actual, expected, atol, rtol);
   if (c <= 1.0) return {};
   std::ostringstream os;
-  os << "mismatch (closeness " << c << ", atol " << atol << ", rtol " << rtol << ")\nactual:   " << actual.str()
-     << "\nexpected: " << expected.str();
+  os << "mismatch (closeness " << c << ", atol " << atol << ", rtol " << rtol
+     << ")\nactual:   " << actual.str() << "\nexpected: " << expected.str();
   return os.str();
 }
 
@@ -126,7 +127,8 @@ std::string check_grads_once(const FlatFn& f, const std::vector<Tensor>& args, c
     Tensor fd = Tensor::from_vector(a, ys[j].shape());
     if (opt.modes_fwd) {
       std::string c = compare(tys[j], fd, opt.atol, opt.rtol);
-      if (!c.empty()) err << "order " << order << ": jvp of output " << j << " vs finite differences: " << c << "\n";
+      if (!c.empty())
+        err << "order " << order << ": jvp of output " << j << " vs finite differences: " << c << "\n";
     }
     u_fd += dot(u[j], fd);
     u_jv += dot(u[j], tys[j]);
@@ -183,7 +185,8 @@ Tensor host_stack(const std::vector<Tensor>& xs, int axis, const Tensor& like) {
     std::vector<char> src(static_cast<size_t>(xs[k].numel()) * isz);
     if (!src.empty()) engine::copy_to_contiguous(xs[k], src.data());
     for (int64_t o = 0; o < outer; ++o)
-      std::memcpy(dst + ((o * b + k) * inner) * isz, src.data() + o * inner * isz, static_cast<size_t>(inner) * isz);
+      std::memcpy(dst + ((o * b + k) * inner) * isz, src.data() + o * inner * isz,
+                  static_cast<size_t>(inner) * isz);
   }
   return out;
 }
@@ -191,7 +194,8 @@ Tensor host_stack(const std::vector<Tensor>& xs, int axis, const Tensor& like) {
 std::string describe_axes(const std::vector<std::optional<int>>& axes, int64_t b, int out_axis) {
   std::ostringstream os;
   os << "in_axes=(";
-  for (size_t i = 0; i < axes.size(); ++i) os << (i ? "," : "") << (axes[i] ? std::to_string(*axes[i]) : "None");
+  for (size_t i = 0; i < axes.size(); ++i)
+    os << (i ? "," : "") << (axes[i] ? std::to_string(*axes[i]) : "None");
   os << ") batch=" << b << " out_axis=" << out_axis;
   return os.str();
 }
@@ -260,8 +264,8 @@ std::string check_vmap(const FlatFn& f, const std::function<std::vector<Tensor>(
         uint64_t dispatches = engine::eval_dispatch_count() - before;
         if (b == 2 && out_axis == 0) dispatch_b2 = dispatches;
         if (b == 3 && out_axis == 0 && dispatches != dispatch_b2)
-          err << describe_axes(axes, b, out_axis) << ": " << dispatches << " kernels for batch 3 but " << dispatch_b2
-              << " for batch 2 (a per-example loop?)\n";
+          err << describe_axes(axes, b, out_axis) << ": " << dispatches << " kernels for batch 3 but "
+              << dispatch_b2 << " for batch 2 (a per-example loop?)\n";
         for (size_t j = 0; j < out_proto.size(); ++j) {
           std::vector<Tensor> col;
           for (int64_t k = 0; k < b; ++k) col.push_back(outs_k[k][j]);
@@ -275,8 +279,8 @@ std::string check_vmap(const FlatFn& f, const std::function<std::vector<Tensor>(
   return err.str();
 }
 
-std::string check_nested_vmap(const FlatFn& f, const std::function<std::vector<Tensor>(Rng&)>& make_args, Rng& rng,
-                              double atol, double rtol) {
+std::string check_nested_vmap(const FlatFn& f, const std::function<std::vector<Tensor>(Rng&)>& make_args,
+                              Rng& rng, double atol, double rtol) {
   const int64_t b1 = 2, b2 = 3;
   std::vector<Tensor> proto = make_args(rng);
   const size_t n = proto.size();
@@ -314,6 +318,12 @@ std::string check_nested_vmap(const FlatFn& f, const std::function<std::vector<T
     if (!c.empty()) err << "nested vmap output " << j << ": " << c << "\n";
   }
   return err.str();
+}
+
+std::vector<char> raw_bytes(const Tensor& t) {
+  std::vector<char> b(size_t(t.numel()) * engine::itemsize(t.dtype()));
+  if (!b.empty()) engine::copy_to_contiguous(t, b.data());
+  return b;
 }
 
 bool update_golden_requested() {
