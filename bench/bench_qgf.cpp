@@ -2,8 +2,9 @@
 // 4x512 / batch 256 and at the paper's 4x1024 / batch 1024, with 25-D action chunks (5-D actions, H = 5) and
 // 40-D observations; and every sampler's latency at batch 1 (p50 / p99 over repeated calls) and throughput at
 // batch 1024, T = 10 Euler steps. A plain program (percentiles are not Google Benchmark's), printing
-// markdown.
-//   build/bench/bench_qgf [--quick]
+// markdown. With --device cuda, parameters, batches and samples live on the GPU and every timed call ends with
+// a device synchronization.
+//   build/bench/bench_qgf [--quick] [--device cpu|cuda]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -12,6 +13,8 @@
 #include <vector>
 
 #include "engine/compile/jit.h"
+#include "engine/core/device.h"
+#include "engine/transforms/tree.h"
 #include "ops/api.h"
 #include "rl/agent.h"
 #include "rl/samplers.h"
@@ -22,6 +25,12 @@ using engine::Tensor;
 using Clock = std::chrono::steady_clock;
 
 constexpr int64_t kObs = 40, kAct = 25;
+engine::Device g_device = engine::Device::CPU;
+
+template <class T>
+T on_device(const T& tree) {
+  return engine::tree_map(tree, [](const Tensor& x) { return engine::to_device(x, g_device); });
+}
 
 double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
@@ -29,10 +38,12 @@ double ms_since(Clock::time_point t0) {
 
 std::vector<double> time_calls(const std::function<void()>& f, int warmup, int n) {
   for (int i = 0; i < warmup; ++i) f();
+  engine::synchronize(g_device);
   std::vector<double> t;
   for (int i = 0; i < n; ++i) {
     const auto t0 = Clock::now();
     f();
+    engine::synchronize(g_device);
     t.push_back(ms_since(t0));
   }
   std::sort(t.begin(), t.end());
@@ -63,8 +74,8 @@ void train_steps(bool quick) {
   std::printf("| network / batch | jitted train step, median ms | min ms | calls |\n|---|---|---|---|\n");
   for (auto [hidden, batch] : {std::pair<int64_t, int64_t>{512, 256}, {1024, 1024}}) {
     const rl::AgentConfig cfg = agent_config(hidden);
-    rl::AgentState s = rl::init_agent(1, cfg);
-    const rl::CriticBatch b = random_batch(batch);
+    rl::AgentState s = on_device(rl::init_agent(1, cfg));
+    const rl::CriticBatch b = on_device(random_batch(batch));
     auto step = engine::jit(
         [cfg](const rl::AgentState& st, const rl::CriticBatch& bb) { return rl::train_step(st, bb, cfg); });
     const int n = quick ? 3 : (hidden == 1024 ? 10 : 50);
@@ -76,7 +87,7 @@ void train_steps(bool quick) {
 
 void samplers(bool quick) {
   const rl::AgentConfig cfg = agent_config(512);
-  const rl::AgentState s = rl::init_agent(2, cfg);
+  const rl::AgentState s = on_device(rl::init_agent(2, cfg));
   const rl::FlowConfig fc = cfg.flow;
   const rl::CriticConfig cc = cfg.critic;
   std::printf(
@@ -108,9 +119,9 @@ void samplers(bool quick) {
   for (const Kind& k : kinds) {
     auto jitted = engine::jit(k.fn);
     auto run = [&](int64_t b, int calls) {
-      const Tensor obs = ops::random_normal(ops::random_key(3), {b, kObs});
+      const Tensor obs = on_device(ops::random_normal(ops::random_key(3), {b, kObs}));
       const engine::Shape zs = k.n > 1 ? engine::Shape{k.n, b, kAct} : engine::Shape{b, kAct};
-      const Tensor z = ops::random_normal(ops::random_key(4), zs), w = ops::scalar(0.05);
+      const Tensor z = on_device(ops::random_normal(ops::random_key(4), zs)), w = on_device(ops::scalar(0.05));
       return time_calls([&] { (void)jitted(s.flow, s.critic.q_target, obs, z, w); }, 3, calls);
     };
     const auto t1 = run(1, quick ? 20 : 300);
@@ -123,7 +134,19 @@ void samplers(bool quick) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  bool quick = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) {
+      quick = true;
+    } else if (std::strcmp(argv[i], "--device") == 0 && i + 1 < argc) {
+      g_device = engine::parse_device(argv[++i]);
+    } else {
+      std::fprintf(stderr, "usage: bench_qgf [--quick] [--device cpu|cuda]\n");
+      return 2;
+    }
+  }
+  engine::require_device(g_device, "bench_qgf");
+  std::printf("device: %s\n\n", engine::describe_device(g_device).c_str());
   train_steps(quick);
   samplers(quick);
 }

@@ -12,6 +12,7 @@ const char* rule_name(Rule r) {
     case Rule::Vjp: return "vjp";
     case Rule::Batch: return "batch";
     case Rule::CpuKernel: return "cpu";
+    case Rule::CudaKernel: return "cuda";
   }
   return "?";
 }
@@ -23,6 +24,7 @@ bool PrimDef::has(Rule r) const {
     case Rule::Vjp: return static_cast<bool>(vjp);
     case Rule::Batch: return static_cast<bool>(batch);
     case Rule::CpuKernel: return static_cast<bool>(cpu);
+    case Rule::CudaKernel: return static_cast<bool>(cuda);
   }
   return false;
 }
@@ -57,6 +59,13 @@ void init_registry() {
     register_random_rules();
     register_call_rules();
     engine::backend::cpu::register_cpu_kernels();
+#ifdef QGF_HAVE_CUDA
+    engine::backend::cuda::register_cuda_kernels();
+#else
+    for (int i = 0; i < kNumPrims; ++i)
+      table()[i].absent_reason[static_cast<int>(Rule::CudaKernel)] =
+          "this build has no CUDA backend (CMake found no CUDA toolkit)";
+#endif
   });
 }
 

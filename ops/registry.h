@@ -53,8 +53,8 @@ using BatchRule = std::function<Batched(const TensorList& vals, const std::vecto
 using Kernel = std::function<TensorList(const TensorList& in, const std::vector<AVal>& out_avals,
                                         const Params& p)>;
 
-enum class Rule : uint8_t { Shape, Jvp, Vjp, Batch, CpuKernel };
-inline constexpr int kNumRules = 5;
+enum class Rule : uint8_t { Shape, Jvp, Vjp, Batch, CpuKernel, CudaKernel };
+inline constexpr int kNumRules = 6;
 const char* rule_name(Rule r);
 
 struct PrimDef {
@@ -69,6 +69,7 @@ struct PrimDef {
   bool vjp_reads_outputs = false; // the vjp reads the outputs (kept as residuals)
   BatchRule batch;
   Kernel cpu;
+  Kernel cuda;  // inputs and outputs on the CUDA device (engine/backend/cuda); empty when not built
   std::array<std::string, kNumRules> absent_reason;  // why a rule is missing on purpose
 
   bool has(Rule r) const;
@@ -92,4 +93,9 @@ void register_call_rules();
 
 namespace engine::backend::cpu {
 void register_cpu_kernels();  // fills PrimDef::cpu for every primitive
+}
+namespace engine::backend::cuda {
+// Fills PrimDef::cuda and registers the CUDA device backend (engine/backend/cuda; built when CMake finds the
+// CUDA toolkit). Without it, every primitive's CUDA kernel is declared absent with the reason.
+void register_cuda_kernels();
 }

@@ -12,6 +12,7 @@ PACKAGES=(
   git
   pkg-config        # finds SLEEF (it ships a .pc file, no CMake config)
   libdnnl-dev       # oneDNN 2.6: matmul kernels
+  ocl-icd-opencl-dev  # OpenCL headers + loader: oneDNN's CMake config requires them (a Recommends, so not pulled in)
   libfmt-dev        # string formatting
   libgtest-dev      # GoogleTest (tests)
   googletest

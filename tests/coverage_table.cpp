@@ -15,8 +15,8 @@ using ops::Prim;
 using ops::PrimDef;
 using ops::Rule;
 
-constexpr std::array<Rule, ops::kNumRules> kRules = {Rule::Shape, Rule::Jvp, Rule::Vjp, Rule::Batch,
-                                                     Rule::CpuKernel};
+constexpr std::array<Rule, ops::kNumRules> kRules = {Rule::Shape, Rule::Jvp,       Rule::Vjp,
+                                                     Rule::Batch, Rule::CpuKernel, Rule::CudaKernel};
 
 // Table cells are one line and must not contain an unescaped '|'.
 std::string cell(const std::string& s) {
@@ -94,8 +94,11 @@ std::string coverage_markdown() {
       "its outputs); everything else is freed after the forward pass. The test\n"
       "`Coverage.EveryRuleOrADeclaredReason` fails when a cell says **MISSING**.\n"
       "\n"
-      "| primitive | family | traits | shape | jvp | vjp | batch | cpu | vjp reads |\n"
-      "|---|---|---|---|---|---|---|---|---|\n";
+      "The `cuda` column describes a build with the CUDA backend (CMake found nvcc); without it, every\n"
+      "CUDA kernel is absent with that reason.\n"
+      "\n"
+      "| primitive | family | traits | shape | jvp | vjp | batch | cpu | cuda | vjp reads |\n"
+      "|---|---|---|---|---|---|---|---|---|---|\n";
   int have[ops::kNumRules] = {};
   for (int i = 0; i < ops::kNumPrims; ++i) {
     const PrimDef& d = ops::def(static_cast<Prim>(i));

@@ -49,6 +49,10 @@ TEST(Coverage, EveryRuleOrADeclaredReason) {
 }
 
 TEST(Coverage, GoldenTableMatchesRegistry) {
+#ifndef QGF_HAVE_CUDA
+  GTEST_SKIP() << "docs/coverage.md describes a build with the CUDA backend; this build has none (every CUDA "
+                  "kernel is declared absent, which EveryRuleOrADeclaredReason checks)";
+#endif
   const std::string actual = qgf_coverage::coverage_markdown();
   if (testing_support::update_golden_requested()) {
     testing_support::write_file_atomically(kGolden, actual);

@@ -17,7 +17,19 @@ const Program& Executable::program() const {
 std::string Executable::program_str() const { return program().str(graph); }
 
 void Executable::run(std::span<const Tensor> args, std::span<Tensor> results) const {
+  for (const Tensor& a : args)
+    if (a.device() != Device::CPU) return run_on_device(a.device(), args, results);
   program().run(args, results);
+}
+
+// Device inputs: the optimized graph runs op by op on the device's eager kernels, with the device as the
+// default so the graph's host constants follow the inputs there. (Fused NVRTC kernels and CUDA-graph replay
+// are the next step for this path; see docs/architecture.md.)
+void Executable::run_on_device(Device d, std::span<const Tensor> args, std::span<Tensor> results) const {
+  InterpreterScope scope(eval_interpreter());
+  DeviceScope on(d);
+  std::vector<Tensor> outs = eval_graph(graph, std::vector<Tensor>(args.begin(), args.end()));
+  for (size_t i = 0; i < outs.size(); ++i) results[i] = std::move(outs[i]);
 }
 
 std::vector<Tensor> Executable::run(const std::vector<Tensor>& args) const {

@@ -27,6 +27,7 @@ struct Executable {
   ~Executable();
 
  private:
+  void run_on_device(Device d, std::span<const Tensor> args, std::span<Tensor> results) const;
   mutable std::once_flag lowered_;
   mutable std::unique_ptr<Program> program_;
 };

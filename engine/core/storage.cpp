@@ -11,8 +11,6 @@
 
 namespace engine {
 
-const char* device_name(Device d) { return d == Device::CPU ? "cpu" : "cuda"; }
-
 namespace {
 
 constexpr size_t kAlign = 64;
@@ -68,8 +66,22 @@ std::shared_ptr<Storage> allocate_cpu(size_t bytes) {
   return s;
 }
 
+std::shared_ptr<Storage> allocate(size_t bytes, Device device) {
+  if (device == Device::CPU) return allocate_cpu(bytes);
+  require_device(device, "allocate");
+  auto s = std::make_shared<Storage>();
+  s->data = device_backend(device)->allocate(bytes);
+  s->bytes = bytes;
+  s->device = device;
+  return s;
+}
+
 Storage::~Storage() {
-  if (!data || borrowed || device != Device::CPU) return;
+  if (!data || borrowed) return;
+  if (device != Device::CPU) {
+    if (const DeviceBackend* b = device_backend(device)) b->deallocate(data);
+    return;
+  }
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.mu);
   c.stats.live_bytes -= bytes;

@@ -4,10 +4,9 @@
 #include <cstdint>
 #include <memory>
 
-namespace engine {
+#include "engine/core/device.h"
 
-enum class Device : uint8_t { CPU, CUDA };
-const char* device_name(Device d);
+namespace engine {
 
 // A block of memory. Views (transpose, slice, broadcast) share one Storage through shared_ptr.
 struct Storage {
@@ -26,6 +25,9 @@ struct Storage {
 // 64-byte aligned, from the caching allocator (freed blocks are kept by size class and reused, so eager
 // code does not pay malloc/free per op). Zero-byte requests return a valid Storage with a non-null pointer.
 std::shared_ptr<Storage> allocate_cpu(size_t bytes);
+// On any device: the CPU caching allocator, or the device backend's allocator (which raises when the device is
+// not available).
+std::shared_ptr<Storage> allocate(size_t bytes, Device device);
 
 struct AllocatorStats {
   uint64_t allocations = 0;   // calls to allocate_cpu

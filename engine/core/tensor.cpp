@@ -35,9 +35,21 @@ bool Tensor::is_contiguous() const {
   return true;
 }
 
-const void* Tensor::raw_data() const {
+Device Tensor::device() const {
+  return impl_ && impl_->storage ? impl_->storage->device : Device::CPU;
+}
+
+const void* Tensor::device_data() const {
   require_concrete("data");
   return static_cast<const char*>(impl_->storage->data) + impl_->offset * int64_t(itemsize(dtype()));
+}
+
+const void* Tensor::raw_data() const {
+  const void* p = device_data();
+  if (impl_->storage->device != Device::CPU) [[unlikely]]
+    raise(ErrorKind::Value, "data", std::string("the tensor lives on ") + device_name(device()), {{aval()}}, loc(),
+          "copy it to the host with engine::to_device(t, Device::CPU), or read it with to_vector/item");
+  return p;
 }
 
 void* Tensor::raw_mutable_data() const { return const_cast<void*>(raw_data()); }
@@ -53,6 +65,17 @@ Tensor Tensor::empty(Shape shape, DType dtype) {
   impl->strides = contiguous_strides(shape);
   size_t bytes = static_cast<size_t>(engine::numel(shape)) * itemsize(dtype);
   impl->storage = allocate_cpu(bytes);
+  impl->aval = AVal{std::move(shape), dtype, false};
+  return Tensor(std::move(impl));
+}
+
+Tensor Tensor::empty(Shape shape, DType dtype, Device device) {
+  if (device == Device::CPU) return empty(std::move(shape), dtype);
+  for (int64_t d : shape)
+    if (d < 0) raise(ErrorKind::Value, "empty", "negative dimension in shape " + shape_str(shape), {}, {});
+  auto impl = std::make_shared<TensorImpl>();
+  impl->strides = contiguous_strides(shape);
+  impl->storage = allocate(static_cast<size_t>(engine::numel(shape)) * itemsize(dtype), device);
   impl->aval = AVal{std::move(shape), dtype, false};
   return Tensor(std::move(impl));
 }
@@ -94,6 +117,7 @@ Tensor Tensor::full(Shape shape, double value, DType dtype) {
 void copy_to_contiguous(const Tensor& src, void* dst) {
   const int64_t n = src.numel();
   if (n == 0) return;
+  if (src.device() != Device::CPU) return copy_to_contiguous(to_device(src, Device::CPU), dst);
   const size_t isz = itemsize(src.dtype());
   if (src.is_contiguous()) {
     std::memcpy(dst, src.raw_data(), static_cast<size_t>(n) * isz);
@@ -122,6 +146,9 @@ void copy_to_contiguous(const Tensor& src, void* dst) {
 
 Tensor Tensor::contiguous() const {
   require_concrete("contiguous");
+  if (device() != Device::CPU)
+    raise(ErrorKind::Value, "contiguous", std::string("the tensor lives on ") + device_name(device()), {{aval()}},
+          loc(), "use engine::to_device, which returns a contiguous copy");
   if (is_contiguous() && offset() == 0) return *this;
   Tensor out = empty(shape(), dtype());
   out.impl_->aval.weak = weak();
@@ -184,6 +211,41 @@ std::string Tensor::str() const {
 }
 
 std::ostream& operator<<(std::ostream& os, const Tensor& t) { return os << t.str(); }
+
+Tensor to_device(const Tensor& t, Device d) {
+  t.require_concrete("to_device");
+  const Device from = t.device();
+  if (from == d) return t;
+  require_device(from == Device::CPU ? d : from, "to_device");
+  const size_t isz = itemsize(t.dtype());
+  if (from == Device::CPU) {  // host -> device: pack on the host, then one copy
+    const Tensor packed = t.contiguous();
+    Tensor out = Tensor::empty(t.shape(), t.dtype(), d);
+    out.impl()->aval.weak = t.weak();
+    if (t.numel() > 0)
+      device_backend(d)->copy_from_host(out.impl()->storage->data, packed.raw_data(), size_t(t.numel()) * isz);
+    return out;
+  }
+  // device -> host (or device -> other device, through the host). Copy the span of storage the view touches
+  // (a broadcast or a slice touches little of it), then gather on the host with the view's strides.
+  if (t.numel() == 0) {
+    Tensor out = Tensor::empty(t.shape(), t.dtype());
+    return d == Device::CPU ? out : to_device(out, d);
+  }
+  int64_t lo = t.offset(), hi = t.offset();
+  for (int i = 0; i < t.ndim(); ++i) {
+    const int64_t reach = t.strides()[size_t(i)] * (t.shape()[size_t(i)] - 1);
+    (reach < 0 ? lo : hi) += reach;
+  }
+  const size_t span = size_t(hi - lo + 1);
+  auto host = allocate_cpu(span * isz);
+  device_backend(from)->copy_to_host(host->data, static_cast<const char*>(t.impl()->storage->data) + lo * int64_t(isz),
+                                     span * isz);
+  AVal aval = t.aval();
+  const Tensor staged = Tensor::make_concrete(aval, std::move(host), t.offset() - lo, t.strides());
+  const Tensor packed = staged.contiguous();
+  return d == Device::CPU ? packed : to_device(packed, d);
+}
 
 std::vector<AVal> avals_of(const std::vector<Tensor>& ts) {
   std::vector<AVal> a;

@@ -61,8 +61,13 @@ class Tensor {
   int64_t offset() const { return impl_->offset; }
   const std::shared_ptr<Storage>& storage() const { return impl_->storage; }
   bool is_contiguous() const;
-  const void* raw_data() const;  // pointer to element (0,...,0)
+  // Where the memory lives (tracers: the CPU). Host accessors (raw_data, data, mutable_data) need the CPU;
+  // to_vector, item and str copy a device tensor to the host first.
+  Device device() const;
+  const void* raw_data() const;  // pointer to element (0,...,0); raises for a device tensor
   void* raw_mutable_data() const;
+  // Pointer to element (0,...,0) on whatever device the tensor lives: for device kernels.
+  const void* device_data() const;
   template <class T>
   const T* data() const { return static_cast<const T*>(raw_data()); }
   template <class T>
@@ -76,7 +81,8 @@ class Tensor {
   double item_as_double() const;
 
   // ---- creation (eager, CPU) ----
-  static Tensor empty(Shape shape, DType dtype);  // contiguous, uninitialized
+  static Tensor empty(Shape shape, DType dtype);  // contiguous, uninitialized, on the CPU
+  static Tensor empty(Shape shape, DType dtype, Device device);
   static Tensor make_concrete(AVal aval, std::shared_ptr<Storage> storage, int64_t offset,
                               std::vector<int64_t> strides);
   static Tensor make_tracer(AVal aval, std::unique_ptr<Tracer> tracer,
@@ -100,8 +106,13 @@ class Tensor {
 std::ostream& operator<<(std::ostream& os, const Tensor& t);
 std::vector<AVal> avals_of(const std::vector<Tensor>& ts);
 
-// Copies a strided tensor's elements into dst in row-major order (dtype unchanged).
+// Copies a strided tensor's elements into host memory dst in row-major order (dtype unchanged); a device
+// tensor is copied to the host first.
 void copy_to_contiguous(const Tensor& src, void* dst);
+
+// The same values on device d, contiguous (returns t itself when it already lives there). Concrete tensors
+// only: transfers happen outside transforms (see docs/sharp_bits.md).
+Tensor to_device(const Tensor& t, Device d);
 
 template <class T>
 std::vector<T> Tensor::to_vector() const {

@@ -21,19 +21,56 @@ class EvalInterpreter final : public Interpreter {
     ++t_dispatches;
     std::vector<AVal> in_avals;
     in_avals.reserve(inputs.size());
+    Device device = Device::CPU;
     for (const Tensor& t : inputs) {
       if (!t.defined())
         throw Error(ErrorKind::Internal, std::string("[") + d.name + "] null operand reached the evaluator");
       owned(t, prim);  // a tracer here has escaped its transform: this throws
       in_avals.push_back(t.aval());
+      if (t.device() != Device::CPU) device = t.device();
     }
     if (!d.shape)
       raise(ErrorKind::Unsupported, d.name, "has no shape rule registered", in_avals, current_user_loc());
     std::vector<AVal> out_avals = d.shape(in_avals, params);
+    if (device == Device::CPU && default_device() != Device::CPU) device = default_device();
+    if (device != Device::CPU) [[unlikely]]
+      return run_on_device(d, device, inputs, in_avals, out_avals, params);
     if (!d.cpu)
       raise(ErrorKind::Unsupported, d.name, "has no CPU kernel: " + d.why_absent(ops::Rule::CpuKernel),
             in_avals, current_user_loc());
-    std::vector<Tensor> outs = d.cpu(inputs, out_avals, params);
+    return keep_weak_bits(d.cpu(inputs, out_avals, params), out_avals);
+  }
+
+ private:
+  // An op with an operand on a device, or any op while the default device is not the CPU, runs there. Host
+  // operands follow it when they are scalars or when the device is the default; otherwise mixing is an error,
+  // since a silent copy of a large host tensor at every call is a performance trap.
+  std::vector<Tensor> run_on_device(const ops::PrimDef& d, Device device, const std::vector<Tensor>& inputs,
+                                    const std::vector<AVal>& in_avals, const std::vector<AVal>& out_avals,
+                                    const ops::Params& params) {
+    const ops::Kernel& kernel = device == Device::CUDA ? d.cuda : d.cpu;
+    if (!kernel)
+      raise(ErrorKind::Unsupported, d.name,
+            std::string("has no ") + device_name(device) + " kernel: " + d.why_absent(ops::Rule::CudaKernel),
+            in_avals, current_user_loc());
+    std::vector<Tensor> moved(inputs);
+    for (Tensor& t : moved) {
+      if (t.device() == device) continue;
+      if (t.device() == Device::CPU && (t.numel() <= 1 || default_device() == device)) {
+        t = to_device(t, device);
+        continue;
+      }
+      std::string where;
+      for (const Tensor& u : inputs) where += (where.empty() ? "" : ", ") + std::string(device_name(u.device()));
+      raise(ErrorKind::Value, d.name, "operands live on different devices (" + where + ")", in_avals,
+            current_user_loc(),
+            "move them with engine::to_device(t, Device::CUDA), or make the device the default "
+            "(engine::DeviceScope) so host operands follow it");
+    }
+    return keep_weak_bits(kernel(moved, out_avals, params), out_avals);
+  }
+
+  static std::vector<Tensor> keep_weak_bits(std::vector<Tensor> outs, const std::vector<AVal>& out_avals) {
     // Kernels compute in the output dtype; keep the weak bit the shape rule decided.
     for (size_t i = 0; i < outs.size(); ++i)
       if (outs[i].weak() != out_avals[i].weak) {

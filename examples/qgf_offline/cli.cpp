@@ -37,8 +37,8 @@ Settings come from (later wins): defaults, the environment's defaults, <results>
 <results>/config.json. Ctrl-C during training writes a checkpoint; run the same command again to resume.
 
 Examples:
-  qgf_offline                                  # the bandit, end to end, in well under a minute
-  qgf_offline all --name demo --weights 0,1,2,4,8 --eval-episodes 1000
+  qgf_offline                                  # pointmaze-medium task 1, end to end (about 10 min, 2 cores)
+  qgf_offline --env bandit --name demo --weights 0,1,2,4,8   # the bandit, end to end, in seconds
   qgf_offline train --results runs/bandit-demo --steps 3000   # continue training to step 3000
   qgf_offline evaluate --results runs/bandit-demo --methods BC,QGF
 )";
@@ -63,7 +63,7 @@ CliArgs parse_cli(int argc, char** argv) {
   setting<std::string>(app, ov, "--results", "results",
                        "run directory (default runs/<env>-<name or timestamp>)");
   setting<std::string>(app, ov, "--name", "name", "names the default run directory runs/<env>-<name>");
-  setting<std::string>(app, ov, "--env", "env", "environment (default bandit):" + envs);
+  setting<std::string>(app, ov, "--env", "env", "environment (default pointmaze-medium, task 1):" + envs);
   setting<int>(app, ov, "--task", "task", "task id for the pointmaze (1..5)");
   setting<uint64_t>(app, ov, "--seed", "seed",
                     "seed of the data, the networks, the batches and the episodes");

@@ -74,15 +74,20 @@ void expect_tree_bitwise(const T& a, const T& b, const std::string& what) {
   }
 }
 
-// fn() throws an engine::Error whose message contains `needle`.
+// fn() throws an engine::Error whose message contains every one of `needles`.
 template <class F>
-void expect_error_mentioning(F&& fn, const std::string& needle) {
+void expect_error_mentioning(F&& fn, std::initializer_list<std::string> needles) {
   try {
     fn();
-    ADD_FAILURE() << "no error; expected one mentioning '" << needle << "'";
+    ADD_FAILURE() << "no error; expected one mentioning '" << *needles.begin() << "'";
   } catch (const engine::Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    for (const std::string& needle : needles)
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << "'" << needle << "' in " << e.what();
   }
+}
+template <class F>
+void expect_error_mentioning(F&& fn, const std::string& needle) {
+  expect_error_mentioning(std::forward<F>(fn), {needle});
 }
 
 // Golden files: QGF_UPDATE_GOLDEN=1 asks tests to rewrite their golden files instead of comparing with them.

@@ -1,0 +1,22 @@
+// The CUDA runtime shared by the kernel families: one stream, the stream-ordered allocator, error checks and
+// device tensors. Host-side C++ (compiled by the C++ compiler); the .cu files see only launch.h.
+#pragma once
+#include <cuda_runtime_api.h>
+
+#include "engine/core/tensor.h"
+
+namespace engine::backend::cuda {
+
+// All work goes to one stream, so kernels, copies and frees are ordered without events.
+cudaStream_t stream();
+// Raises engine::Error "[op] CUDA error in <what>: <message>" when err is not cudaSuccess.
+void check(cudaError_t err, const char* op, const char* what);
+// Checks the last kernel launch (cudaGetLastError) of `op`.
+void check_launch(const char* op);
+// A contiguous, uninitialized tensor on the device.
+Tensor empty(const Shape& shape, DType dtype);
+void synchronize();
+bool gpu_present();
+int sm_count();
+
+}  // namespace engine::backend::cuda
