@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -264,3 +265,65 @@ TEST_F(QgfOffline, PointMazeSmokeRun) {
 }
 
 }  // namespace
+
+// `summarize` over hand-made run directories: the per-task mean and standard error over seeds equal the
+// closed forms, the chosen settings of every seed are listed, a setting that differs between runs is
+// flagged, and a malformed results.csv, an empty directory or a run setting given as a flag are errors.
+TEST_F(QgfOffline, SummarizeAggregatesSeedsPerTask) {
+  auto write_run = [&](const std::string& name, int task, int seed, int steps, double bc, double qgf,
+                       double w) {
+    const fs::path d = root_ / "table" / name;
+    fs::create_directories(d);
+    std::ofstream(d / "config.json") << "{\"env\": \"pointmaze-medium\", \"task\": " << task
+                                     << ", \"seed\": " << seed << ", \"steps\": " << steps << "}";
+    std::ofstream(d / "results.csv")
+        << "method,knob,value,episodes,success_mean,success_se,return_mean,return_se\n"
+        << "BC,,0,50," << bc << ",0.01,-900,5\n"
+        << "QGF,w," << w << ",50," << qgf << ",0.02,-200,5\n";
+    return d;
+  };
+  write_run("t1s0", 1, 0, 100, 0.0, 0.2, 3);
+  write_run("t1s1", 1, 1, 100, 0.1, 0.4, 1);
+  write_run("t1s2", 1, 2, 100, 0.2, 0.6, 3);
+  write_run("t2s0", 2, 0, 200, 0.5, 0.9, 10);
+  const std::string table = (root_ / "table").string();
+  const Outcome o = run({"summarize", "--results", table, "--quiet"});
+  ASSERT_EQ(o.rc, 0) << o.err;
+  EXPECT_TRUE(contains(o.err, "differ")) << "steps 100 vs 200 was not flagged: " << o.err;
+
+  // QGF on task 1: 0.2, 0.4, 0.6 -> mean 0.4, SE = sd / sqrt(3) = 0.2 / sqrt(3).
+  bool found = false;
+  for (const std::string& l : lines(root_ / "table" / "summary.csv")) {
+    const std::vector<std::string> c = split(l, ',');
+    if (c.size() == 8 && c[0] == "pointmaze-medium" && c[1] == "1" && c[2] == "QGF") {
+      found = true;
+      EXPECT_EQ(c[3], "3");
+      EXPECT_NEAR(std::stod(c[4]), 0.4, 1e-9);
+      EXPECT_NEAR(std::stod(c[5]), 0.2 / std::sqrt(3.0), 1e-5);
+      EXPECT_NEAR(std::stod(c[6]), -200, 1e-9);
+      EXPECT_NEAR(std::stod(c[7]), 0, 1e-9);
+    }
+  }
+  EXPECT_TRUE(found) << slurp(root_ / "table" / "summary.csv");
+  const std::string md = slurp(root_ / "table" / "summary.md");
+  EXPECT_TRUE(contains(md, "w = 3, w = 1, w = 3")) << md;
+  EXPECT_TRUE(contains(md, "| 2 | 0 | 0.50 ± 0.00 | 0.90 ± 0.00 |")) << md;  // one seed: no spread
+  // Mean over tasks of QGF: (0.4 + 0.9) / 2.
+  EXPECT_TRUE(contains(md, "| mean over tasks | | 0.30 ± 0.03 | 0.65 ± 0.06 |")) << md;
+  EXPECT_TRUE(contains(o.out, "pointmaze-medium: test success by task")) << o.out;
+
+  // Errors: a non-number names the file, the line and the column; nothing to summarize; a run setting.
+  const fs::path broken = write_run("t3s0", 3, 0, 100, 0.1, 0.2, 1);
+  std::ofstream(broken / "results.csv", std::ios::app) << "GradStep,alpha,0.1,50,oops,0,0,0\n";
+  const Outcome bad = run({"summarize", "--results", table, "--quiet"});
+  EXPECT_EQ(bad.rc, 1);
+  EXPECT_TRUE(contains(bad.err, (broken / "results.csv").string() + " line 4")) << bad.err;
+  EXPECT_TRUE(contains(bad.err, "success_mean")) << bad.err;
+  fs::create_directories(root_ / "empty");
+  const Outcome none = run({"summarize", "--results", (root_ / "empty").string(), "--quiet"});
+  EXPECT_EQ(none.rc, 2);
+  EXPECT_TRUE(contains(none.err, "no finished run")) << none.err;
+  const Outcome flag = run({"summarize", "--results", table, "--eval-episodes", "5", "--quiet"});
+  EXPECT_EQ(flag.rc, 2);
+  EXPECT_TRUE(contains(flag.err, "--eval-episodes")) << flag.err;
+}

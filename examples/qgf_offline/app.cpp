@@ -3,9 +3,12 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "cli.h"
 #include "config.h"
@@ -17,6 +20,7 @@
 #include "progress.h"
 #include "report.h"
 #include "run_dir.h"
+#include "summarize.h"
 #include "train.h"
 
 namespace qgf_offline {
@@ -101,12 +105,35 @@ void evaluate_and_report(const Run& r, Env& env, Evaluator& ev, const TrainResul
   if (!p.note.empty()) std::fprintf(stderr, "qgf_offline: note: %s\n", p.note.c_str());
 }
 
+// Takes the directory of runs (--results) and --output only: the settings of a run mean nothing here.
+int summarize(const CliArgs& cli) {
+  for (const auto& [key, value] : cli.overrides.items())
+    if (key != "results") {
+      std::string flag = key;
+      std::replace(flag.begin(), flag.end(), '_', '-');
+      throw UsageError("summarize reads the settings of each run from its config.json; drop the --" + flag +
+                       " flag (it takes --results DIR and --output FILE)");
+    }
+  if (!cli.config_file.empty() || !cli.checkpoint.empty())
+    throw UsageError("summarize takes --results DIR and --output FILE only");
+  const SummaryOutcome s = summarize_runs(str_or(cli.overrides, "results", ""), cli.output);
+  std::ifstream in(s.markdown);
+  std::fputs(std::string(std::istreambuf_iterator<char>(in), {}).c_str(), stdout);
+  info("summarize: " + std::to_string(s.runs) + " runs; wrote " + s.markdown + ", " + s.csv + " and " +
+       std::to_string(s.images.size()) + " images");
+  if (!s.note.empty()) std::fprintf(stderr, "qgf_offline: note: %s\n", s.note.c_str());
+  return 0;
+}
+
 int run_command(const CliArgs& cli) {
   set_quiet(cli.quiet);
   const bool show = progress_wanted(cli.quiet);
   const auto t0 = std::chrono::steady_clock::now();
-  const Run r = resolve(cli);
   const std::string& cmd = cli.command;
+  if (cmd == "summarize") return summarize(cli);
+  if (!cli.output.empty())
+    throw UsageError("--output names the summary file: use it with the summarize subcommand");
+  const Run r = resolve(cli);
   if (!cli.checkpoint.empty() && cmd != "evaluate")
     throw UsageError("--checkpoint selects the checkpoint to evaluate: use it with the evaluate subcommand");
   if (cli.print_config) {

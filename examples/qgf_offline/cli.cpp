@@ -31,6 +31,8 @@ constexpr char kFooter[] = R"(Subcommands (default: all):
   train      train the agent; resumes from the newest checkpoint in the results directory
   evaluate   evaluate the newest checkpoint: results table (results.md/.csv) and plots
   all        generate (if the data set is missing), train, evaluate
+  summarize  gather the finished runs under --results DIR into one table per environment and task (mean ± SE
+             over seeds) and a chart: DIR/summary.md (or --output FILE), summary.csv, plots/
 
 Settings come from (later wins): defaults, the environment's defaults, <results>/config.json of an existing run,
 --config FILE (JSON with the same keys as config.json), then the flags. The effective settings are saved to
@@ -41,6 +43,7 @@ Examples:
   qgf_offline --env bandit --name demo --weights 0,1,2,4,8   # the bandit, end to end, in seconds
   qgf_offline train --results runs/bandit-demo --steps 3000   # continue training to step 3000
   qgf_offline evaluate --results runs/bandit-demo --methods BC,QGF
+  qgf_offline summarize --results runs/pointmaze-table          # after scripts/pointmaze_table.sh
 )";
 
 }  // namespace
@@ -104,13 +107,16 @@ CliArgs parse_cli(int argc, char** argv) {
   app.add_flag_callback(
       "--no-plots", [&ov] { ov["plots"] = false; }, "do not write or render plots");
   app.add_option("--checkpoint", a.checkpoint, "evaluate this checkpoint file instead of the newest one");
+  app.add_option("--output", a.output,
+                 "summarize: the Markdown file to write (default <results>/summary.md)");
   app.add_flag("--print-config", a.print_config, "print the effective settings (JSON) and exit");
   app.add_flag("-q,--quiet", a.quiet, "no progress bars or info lines (the results table is still printed)");
   app.add_option("--simulate-interrupt-at", a.simulate_interrupt_at,
                  "testing: act as if Ctrl-C came after step N")
       ->group("");
 
-  for (const char* cmd : {"generate", "train", "evaluate", "all"}) app.add_subcommand(cmd, "")->group("");
+  for (const char* cmd : {"generate", "train", "evaluate", "all", "summarize"})
+    app.add_subcommand(cmd, "")->group("");
 
   try {
     app.parse(argc, argv);

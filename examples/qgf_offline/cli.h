@@ -9,10 +9,11 @@
 namespace qgf_offline {
 
 struct CliArgs {
-  std::string command = "all";  // generate | train | evaluate | all
+  std::string command = "all";  // generate | train | evaluate | all | summarize
   nlohmann::json overrides = nlohmann::json::object();
   std::string config_file;  // --config
   std::string checkpoint;   // --checkpoint (evaluate a specific file)
+  std::string output;       // --output (summarize: the Markdown file)
   bool quiet = false;
   bool print_config = false;
   int64_t simulate_interrupt_at = -1;

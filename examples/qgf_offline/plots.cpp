@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "bandit_env.h"
+#include "gnuplot.h"
 
 namespace qgf_offline {
 
@@ -19,54 +20,7 @@ using nlohmann::json;
 
 namespace {
 
-// Every script renders the same figure twice: PNG (cairo) and SVG, through one loop over the formats.
-std::string script(const std::string& name, const std::string& what, int width, int height,
-                   const std::string& body) {
-  std::ostringstream s;
-  s << "# " << what << "\n# Written by qgf_offline; render with: gnuplot " << name
-    << ".gp (in this directory)\n"
-    << "set encoding utf8\n"
-    << "do for [fmt in \"png svg\"] {\n"
-    << "  if (fmt eq \"png\") {\n"
-    << "    set terminal pngcairo size " << width << "," << height << " noenhanced font \"Sans,11\"\n"
-    << "  } else {\n"
-    << "    set terminal svg size " << width << "," << height
-    << " noenhanced font \"Sans,11\" background rgb \"white\"\n"
-    << "  }\n"
-    << "  set output \"" << name << ".\".fmt\n"
-    << body << "  unset multiplot\n  set output\n}\n";
-  return s.str();
-}
-
-std::string safe_name(const std::string& s) {
-  std::string o;
-  for (char c : s) o += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
-  return o;
-}
-
-std::string q(const std::string& s) {  // a gnuplot double-quoted string
-  std::string o = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') o += '\\';
-    o += c;
-  }
-  return o + "\"";
-}
-
-std::string shell_quote(const std::string& s) {
-  std::string o = "'";
-  for (char c : s) o += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return o + "'";
-}
-
-std::string f(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
-}
-
-const char* kColors[] = {"#1b9e77", "#d95f02", "#7570b3", "#e7298a",
-                         "#66a61e", "#e6ab02", "#a6761d", "#666666"};
+using namespace gp;
 
 // ---- learning curves ----
 std::string learning_curves(const Config& cfg, const RunPaths& paths, const std::string& dir) {
@@ -345,24 +299,9 @@ PlotOutcome write_plots(const Config& cfg, const RunPaths& paths, const EvalRepo
   if (std::string e = write_env_plot(cfg, rep, ds, dir); !e.empty()) names.push_back(e);
   PlotOutcome out;
   for (const std::string& n : names) out.scripts.push_back(dir + "/" + n + ".gp");
-  if (std::system("command -v gnuplot >/dev/null 2>&1") != 0) {
-    out.note = "gnuplot is not installed, so no images were rendered; the scripts and data are in " + dir +
-               " (install gnuplot, e.g. `apt-get install gnuplot-nox`, then run `cd " + dir +
-               " && gnuplot NAME.gp`)";
-    return out;
-  }
-  for (const std::string& n : names) {
-    const std::string cmd = "cd " + shell_quote(dir) + " && gnuplot " + n + ".gp > " + n + ".log 2>&1";
-    const int rc = std::system(cmd.c_str());
-    if (rc == 0) {
-      fs::remove(dir + "/" + n + ".log");
-      out.images.push_back(dir + "/" + n + ".png");
-      out.images.push_back(dir + "/" + n + ".svg");
-    } else {
-      out.note += (out.note.empty() ? "" : "; ") + std::string("gnuplot failed on ") + n + ".gp (see " + dir +
-                  "/" + n + ".log)";
-    }
-  }
+  gp::Rendered r = gp::render(dir, names);
+  out.images = std::move(r.images);
+  out.note = std::move(r.note);
   return out;
 }
 
