@@ -1,5 +1,5 @@
-// CUDA backend: the engine's eager f32 matmul on device tensors against the raw cuBLASLt calls it makes, on the
-// same pointers with the same plan and algorithm (engine/backend/cuda/matmul.h), so the difference is the
+// CUDA backend: the engine's eager f32 matmul on device tensors against the raw cuBLASLt calls it makes, on
+// the same pointers with the same plan and algorithm (engine/backend/cuda/matmul.h), so the difference is the
 // engine's overhead (API, evaluator, shape rule, plan lookup, output allocation); and an eager elementwise op
 // (tanh) against a device-to-device copy, in GB/s of memory touched. Shapes: square 256, 1024, 4096; an MLP
 // layer with 1024 rows of 1024 features times a 1024x1024 weight, forward (x W) and its two backward products
@@ -99,12 +99,19 @@ struct MatmulCase {
   double flops;
 
   explicit MatmulCase(const benchmark::State& st)
-      : M(st.range(0)), N(st.range(1)), K(st.range(2)), B(st.range(3)), ta(st.range(4) != 0), tb(st.range(5) != 0) {
+      : M(st.range(0)),
+        N(st.range(1)),
+        K(st.range(2)),
+        B(st.range(3)),
+        ta(st.range(4) != 0),
+        tb(st.range(5) != 0) {
     a = device_random(shape(ta ? K : M, ta ? M : K), 1);
     b = device_random(shape(tb ? N : K, tb ? K : N), 2);
     flops = 2.0 * double(M) * double(N) * double(K) * double(B);
   }
-  engine::Shape shape(int64_t r, int64_t c) const { return B > 1 ? engine::Shape{B, r, c} : engine::Shape{r, c}; }
+  engine::Shape shape(int64_t r, int64_t c) const {
+    return B > 1 ? engine::Shape{B, r, c} : engine::Shape{r, c};
+  }
 };
 
 void set_flops(benchmark::State& st, double flops) {
@@ -115,7 +122,8 @@ void set_flops(benchmark::State& st, double flops) {
 void BM_EngineMatmul(benchmark::State& st) {
   if (!have_gpu(st)) return;
   const MatmulCase c(st);
-  time_bursts(st, burst_for(c.flops, 4e10), [&] { benchmark::DoNotOptimize(ops::matmul(c.a, c.b, c.ta, c.tb)); });
+  time_bursts(st, burst_for(c.flops, 4e10),
+              [&] { benchmark::DoNotOptimize(ops::matmul(c.a, c.b, c.ta, c.tb)); });
   set_flops(st, c.flops);
 }
 
@@ -187,8 +195,8 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   ops::init_registry();  // registers the CUDA device backend, which device_available consults
-  benchmark::AddCustomContext("device", engine::device_available(Device::CUDA) ? engine::describe_device(Device::CUDA)
-                                                                               : "no GPU");
+  benchmark::AddCustomContext(
+      "device", engine::device_available(Device::CUDA) ? engine::describe_device(Device::CUDA) : "no GPU");
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

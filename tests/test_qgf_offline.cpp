@@ -10,10 +10,12 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "engine/core/device.h"
 #include "examples/qgf_offline/app.h"
 
 namespace {
@@ -201,6 +203,7 @@ TEST_F(QgfOffline, BadFlagsAndSettingsExitWithUsageErrors) {
       {{"--eval-episodes", "1"}, "eval_episodes"},
       {{"--horizon", "3"}, "horizon"},
       {{"--hidden", "0"}, "hidden"},
+      {{"--device", "tpu"}, "must be cpu or cuda"},
       {{"--config", dir("missing.json")}, "cannot be opened"},
       {{"--config", bad_config}, "unknown setting 'stepz'"},
   };
@@ -253,11 +256,39 @@ TEST_F(QgfOffline, CorruptCheckpointAndDataSetAreReported) {
 // The main job's environment with a tiny budget: 3 navigate episodes, 20 steps, 2 + 2 evaluation episodes.
 TEST_F(QgfOffline, PointMazeSmokeRun) {
   const std::string d = dir("pointmaze");
-  const Outcome o = run({"all", "--env", "pointmaze-medium", "--task", "1", "--results", d, "--data-size", "3003",
-                         "--steps", "20", "--batch", "32", "--hidden", "16,16", "--flow-steps", "3",
-                         "--eval-episodes", "2", "--val-episodes", "2", "--weights", "0,0.01", "--methods",
-                         "BC,QGF", "--checkpoint-every", "10", "--eval-every", "10", "--log-every", "10",
-                         "--no-plots", "--quiet"});
+  const Outcome o = run({"all",
+                         "--env",
+                         "pointmaze-medium",
+                         "--task",
+                         "1",
+                         "--results",
+                         d,
+                         "--data-size",
+                         "3003",
+                         "--steps",
+                         "20",
+                         "--batch",
+                         "32",
+                         "--hidden",
+                         "16,16",
+                         "--flow-steps",
+                         "3",
+                         "--eval-episodes",
+                         "2",
+                         "--val-episodes",
+                         "2",
+                         "--weights",
+                         "0,0.01",
+                         "--methods",
+                         "BC,QGF",
+                         "--checkpoint-every",
+                         "10",
+                         "--eval-every",
+                         "10",
+                         "--log-every",
+                         "10",
+                         "--no-plots",
+                         "--quiet"});
   ASSERT_EQ(o.rc, 0) << o.err;
   EXPECT_TRUE(fs::exists(fs::path(d) / "results.md"));
   EXPECT_TRUE(fs::exists(fs::path(d) / "results.csv"));
@@ -270,18 +301,18 @@ TEST_F(QgfOffline, PointMazeSmokeRun) {
 // closed forms, the chosen settings of every seed are listed, a setting that differs between runs is
 // flagged, and a malformed results.csv, an empty directory or a run setting given as a flag are errors.
 TEST_F(QgfOffline, SummarizeAggregatesSeedsPerTask) {
-  auto write_run = [&](const std::string& name, int task, int seed, int steps, double bc, double qgf,
-                       double w) {
-    const fs::path d = root_ / "table" / name;
-    fs::create_directories(d);
-    std::ofstream(d / "config.json") << "{\"env\": \"pointmaze-medium\", \"task\": " << task
-                                     << ", \"seed\": " << seed << ", \"steps\": " << steps << "}";
-    std::ofstream(d / "results.csv")
-        << "method,knob,value,episodes,success_mean,success_se,return_mean,return_se\n"
-        << "BC,,0,50," << bc << ",0.01,-900,5\n"
-        << "QGF,w," << w << ",50," << qgf << ",0.02,-200,5\n";
-    return d;
-  };
+  auto write_run =
+      [&](const std::string& name, int task, int seed, int steps, double bc, double qgf, double w) {
+        const fs::path d = root_ / "table" / name;
+        fs::create_directories(d);
+        std::ofstream(d / "config.json") << "{\"env\": \"pointmaze-medium\", \"task\": " << task
+                                         << ", \"seed\": " << seed << ", \"steps\": " << steps << "}";
+        std::ofstream(d / "results.csv")
+            << "method,knob,value,episodes,success_mean,success_se,return_mean,return_se\n"
+            << "BC,,0,50," << bc << ",0.01,-900,5\n"
+            << "QGF,w," << w << ",50," << qgf << ",0.02,-200,5\n";
+        return d;
+      };
   write_run("t1s0", 1, 0, 100, 0.0, 0.2, 3);
   write_run("t1s1", 1, 1, 100, 0.1, 0.4, 1);
   write_run("t1s2", 1, 2, 100, 0.2, 0.6, 3);
@@ -326,4 +357,30 @@ TEST_F(QgfOffline, SummarizeAggregatesSeedsPerTask) {
   const Outcome flag = run({"summarize", "--results", table, "--eval-episodes", "5", "--quiet"});
   EXPECT_EQ(flag.rc, 2);
   EXPECT_TRUE(contains(flag.err, "--eval-episodes")) << flag.err;
+}
+
+// --device cuda: without a GPU (or a CUDA build) the run stops before training with a message naming the
+// device; with one, the tiny bandit run trains on the GPU and its logged losses track the CPU run's.
+TEST_F(QgfOffline, DeviceCudaTrainsLikeTheCpuOrSaysWhyNot) {
+  const std::string gpu = dir("gpu");
+  const Outcome o =
+      run(with(tiny("all", gpu), {"--device", "cuda", "--quiet", "--no-plots", "--methods", "BC,QGF"}));
+  if (!engine::device_available(engine::Device::CUDA)) {
+    EXPECT_EQ(o.rc, 1) << o.err;
+    EXPECT_TRUE(contains(o.err, "cuda")) << o.err;
+    EXPECT_FALSE(fs::exists(fs::path(gpu) / "checkpoints")) << "it trained on the CPU instead";
+    return;
+  }
+  ASSERT_EQ(o.rc, 0) << o.err;
+  const std::string cpu = dir("cpu");
+  ASSERT_EQ(run(with(tiny("all", cpu), {"--quiet", "--no-plots", "--methods", "BC,QGF"})).rc, 0);
+  const std::vector<std::string> a = lines(fs::path(cpu) / "losses.jsonl"),
+                                 b = lines(fs::path(gpu) / "losses.jsonl");
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    const nlohmann::json x = nlohmann::json::parse(a[i]), y = nlohmann::json::parse(b[i]);
+    for (const char* k : {"flow_loss", "q_loss", "v_loss"})
+      EXPECT_NEAR(x[k].get<double>(), y[k].get<double>(), 1e-3 * (1 + std::abs(x[k].get<double>())))
+          << k << " at line " << i;
+  }
 }

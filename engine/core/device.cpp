@@ -2,8 +2,15 @@
 #include "engine/core/device.h"
 
 #include <array>
+#include <mutex>
 
 #include "engine/core/error.h"
+
+#ifdef QGF_HAVE_CUDA
+namespace engine::backend::cuda {
+void register_device();  // runtime.cpp
+}
+#endif
 
 namespace engine {
 
@@ -27,6 +34,12 @@ void register_device_backend(Device d, const DeviceBackend& backend) {
 }
 
 const DeviceBackend* device_backend(Device d) {
+  // The built-in backends register themselves on first use: asking for a device must not depend on
+  // whether some op has run yet (that is when the kernel registry, which also registers them, fills).
+#ifdef QGF_HAVE_CUDA
+  static std::once_flag builtin;
+  std::call_once(builtin, [] { backend::cuda::register_device(); });
+#endif
   return g_registered[size_t(d)] ? &g_backends[size_t(d)] : nullptr;
 }
 
@@ -39,8 +52,8 @@ bool device_available(Device d) {
 void require_device(Device d, const char* op) {
   if (device_available(d)) return;
   if (!device_backend(d))
-    raise(ErrorKind::Unsupported, op, std::string("the ") + device_name(d) + " backend is not built in", {}, {},
-          "configure with the CUDA toolkit on the PATH (nvcc) so CMake builds engine/backend/cuda");
+    raise(ErrorKind::Unsupported, op, std::string("the ") + device_name(d) + " backend is not built in", {},
+          {}, "configure with the CUDA toolkit on the PATH (nvcc) so CMake builds engine/backend/cuda");
   raise(ErrorKind::Unsupported, op, std::string("no ") + device_name(d) + " device is present", {}, {},
         "run on a machine with an NVIDIA GPU and driver, or use the cpu device");
 }

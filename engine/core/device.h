@@ -17,8 +17,8 @@ Device parse_device(const std::string& name);  // "cpu" or "cuda"; anything else
 // copy_from_host return once the host side may be read or reused.
 struct DeviceBackend {
   const char* name = "";
-  bool (*available)() = nullptr;             // a device is present and usable (the build alone is not enough)
-  std::string (*describe)() = nullptr;       // "NVIDIA H100 80GB HBM3 (sm_90, 132 SMs, 79.1 GiB)"
+  bool (*available)() = nullptr;        // a device is present and usable (the build alone is not enough)
+  std::string (*describe)() = nullptr;  // "NVIDIA H100 80GB HBM3 (sm_90, 132 SMs, 79.1 GiB)"
   void* (*allocate)(size_t bytes) = nullptr;  // throws engine::Error on failure
   void (*deallocate)(void* p) = nullptr;
   void (*copy_to_host)(void* dst, const void* src, size_t bytes) = nullptr;

@@ -190,4 +190,10 @@ T tree_map(const T& t, Fn&& fn) {
   return tree_unflatten(t, ls);
 }
 
+// Same structure as t with every leaf on device d (to_device: leaves already there are shared, not copied).
+template <TreeLike T>
+T tree_to_device(const T& t, Device d) {
+  return tree_map(t, [d](const Tensor& x) { return to_device(x, d); });
+}
+
 }  // namespace engine

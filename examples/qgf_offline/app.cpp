@@ -143,6 +143,8 @@ int run_command(const CliArgs& cli) {
   info("qgf_offline " + cmd + ": env " + r.cfg.env + ", results in " + r.paths.dir);
   // Small networks run best on one thread; more threads also spin-wait badly on a busy machine.
   if (r.cfg.threads > 0) omp_set_num_threads(r.cfg.threads);
+  // A missing backend or GPU is reported before data generation or training starts.
+  if (cmd != "generate") engine::require_device(engine::parse_device(r.cfg.device), "qgf_offline --device");
 
   if (cmd == "generate") {
     save_config(r);

@@ -84,6 +84,8 @@ CliArgs parse_cli(int argc, char** argv) {
   setting<int>(app, ov, "--flow-steps", "flow_steps", "Euler steps of the flow sampler");
   setting<int>(app, ov, "--threads", "threads",
                "CPU threads (0: the OpenMP default; results do not depend on it)");
+  setting<std::string>(app, ov, "--device", "device",
+                       "cpu or cuda: where training and the samplers run (the environments stay on the CPU)");
   setting<int64_t>(app, ov, "--log-every", "log_every", "log the losses every N steps (losses.jsonl)");
   setting<int64_t>(app, ov, "--checkpoint-every", "checkpoint_every", "write a checkpoint every N steps");
   setting<int64_t>(app, ov, "--keep-checkpoints", "keep_checkpoints", "checkpoints kept (newest)");

@@ -22,7 +22,7 @@ namespace {
 #define QGF_CONFIG_FIELDS(X)                                                                             \
   X(env) X(task) X(seed) X(results) X(name) X(data) X(data_size)                                         \
   X(steps) X(batch) X(hidden) X(lr) X(horizon) X(discount) X(expectile) X(polyak) X(flow_steps)         \
-  X(threads) X(log_every) X(checkpoint_every) X(keep_checkpoints) X(eval_every) X(monitor_weight)        \
+  X(threads) X(device) X(log_every) X(checkpoint_every) X(keep_checkpoints) X(eval_every) X(monitor_weight)        \
   X(eval_episodes) X(val_episodes) X(weights) X(best_of_n) X(gradstep_alphas) X(gradstep_steps)          \
   X(methods) X(plots)
 // clang-format on
@@ -144,6 +144,7 @@ void validate_config(const Config& c) {
   require(c.polyak > 0 && c.polyak <= 1, "polyak", "must be in (0, 1]");
   require(c.flow_steps >= 1, "flow_steps", "must be at least 1");
   require(c.threads >= 0, "threads", "must be 0 (the OpenMP default) or positive");
+  require(c.device == "cpu" || c.device == "cuda", "device", "must be cpu or cuda");
   require(c.data_size >= 1, "data_size", "must be at least 1");
   require(c.log_every >= 1, "log_every", "must be at least 1");
   require(c.checkpoint_every >= 1, "checkpoint_every", "must be at least 1");

@@ -19,7 +19,7 @@ struct UsageError : std::runtime_error {
 struct Config {
   // what to run
   std::string env = "pointmaze-medium";  // the main job's default (issue 5)
-  int task = 1;  // pointmaze task id (1..5); the bandit has one task
+  int task = 1;                          // pointmaze task id (1..5); the bandit has one task
   uint64_t seed = 0;
   std::string results;  // run directory; default runs/<env>-<name or timestamp>
   std::string name;     // names the default run directory
@@ -34,8 +34,9 @@ struct Config {
   double discount = 0.99;
   double expectile = 0.9;
   double polyak = 0.005;
-  int flow_steps = 10;  // Euler steps of the sampler
-  int threads = 0;      // CPU threads (OpenMP); 0: the OpenMP default. Results do not depend on it.
+  int flow_steps = 10;         // Euler steps of the sampler
+  int threads = 0;             // CPU threads (OpenMP); 0: the OpenMP default. Results do not depend on it.
+  std::string device = "cpu";  // where training and the samplers run: "cpu" or "cuda"
   int64_t log_every = 50;
   int64_t checkpoint_every = 500;
   int64_t keep_checkpoints = 3;

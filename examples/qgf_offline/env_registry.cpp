@@ -9,20 +9,18 @@
 #include <stdexcept>
 
 #include "bandit_env.h"
+#include "config.h"
+#include "env.h"
 #include "pointmaze_env.h"
 #include "rl/envs/maze_layouts.h"
 #include "rl/envs/oracle.h"
-#include "config.h"
-#include "env.h"
 
 namespace qgf_offline {
 
 namespace {
 
 [[noreturn]] void not_built(const std::string& name) {
-  throw UsageError(
-      "environment '" + name +
-      "' is not available in this build of qgf_offline");
+  throw UsageError("environment '" + name + "' is not available in this build of qgf_offline");
 }
 
 }  // namespace
@@ -56,9 +54,10 @@ std::string env_defaults_json(const std::string& name) {
                "gradstep_alphas": [0.01, 0.03, 0.1, 0.3]})";
   if (name == "pointmaze-medium" || name == "pointmaze-large")
     // The 15-minute budget on 2 cores (the paper: 4x512 or 4x1024 networks and 1M steps; QGF.md): OGBench's
-    // full navigate data set (1000 x 1001, 20 s), 50k steps of 3x256 networks (about 7 minutes at 115 steps/s),
-    // then 50 validation + 50 test episodes per method and setting (about 3 minutes). Q here is about minus the
-    // steps to the goal, so useful guidance weights are O(0.1..1), far above the paper's manipulation weights.
+    // full navigate data set (1000 x 1001, 20 s), 50k steps of 3x256 networks (about 7 minutes at 115
+    // steps/s), then 50 validation + 50 test episodes per method and setting (about 3 minutes). Q here is
+    // about minus the steps to the goal, so useful guidance weights are O(0.1..1), far above the paper's
+    // manipulation weights.
     return R"({"steps": 50000, "batch": 256, "hidden": [256, 256, 256], "lr": 0.0003, "horizon": 5,
                "data_size": 1001000, "eval_episodes": 50, "val_episodes": 50, "checkpoint_every": 5000,
                "eval_every": 10000, "log_every": 250, "weights": [0, 0.1, 0.3, 1, 3],
@@ -75,13 +74,17 @@ std::unique_ptr<Env> make_env(const Config& cfg) {
 void generate_dataset(const Config& cfg, const std::string& path, bool show_progress) {
   require_env(cfg.env);
   if (cfg.env == "bandit") return generate_bandit_dataset(cfg.data_size, cfg.seed, path, show_progress);
-  // OGBench's navigate data (1000 episodes x 1001 steps of the noisy BFS-subgoal oracle), with this run's seed;
+  // OGBench's navigate data (1000 episodes x 1001 steps of the noisy BFS-subgoal oracle), with this run's
+  // seed;
   // --data points at an OGBench file instead.
   const rl::MazeLayout& layout = rl::MazeLayout::get(pointmaze_maze_of(cfg.env));
   rl::NavigateDataConfig dc = rl::navigate_defaults(layout);
   dc.seed = cfg.seed;
-  dc.episodes = int(std::max<int64_t>(1, cfg.data_size / dc.steps_per_episode));  // data_size counts transitions
-  if (show_progress) std::fprintf(stderr, "generating %d navigate episodes of %d steps...\n", dc.episodes, dc.steps_per_episode);
+  dc.episodes =
+      int(std::max<int64_t>(1, cfg.data_size / dc.steps_per_episode));  // data_size counts transitions
+  if (show_progress)
+    std::fprintf(stderr, "generating %d navigate episodes of %d steps...\n", dc.episodes,
+                 dc.steps_per_episode);
   rl::write_navigate_dataset(path, layout, dc, /*with_validation=*/false);
 }
 

@@ -144,9 +144,13 @@ EvalStats Evaluator::run(const std::string& method, double value, const rl::Agen
                          uint64_t seed, Rollouts* record) {
   Env& env = impl_->env;
   const SampleFn& fn = impl_->sampler(method, value);
+  // Episodes run on the host; each sampler call takes its observations and noise to the device (the noise
+  // is drawn on the host, so both devices see the same noise) and brings the chunk back.
+  const engine::Device device = engine::parse_device(impl_->cfg.device);
+  const rl::AgentState& state = device == engine::Device::CPU ? s : engine::tree_to_device(s, device);
   const int64_t e = episodes, a = env.action_dim(), h = impl_->cfg.horizon, ha = h * a;
   const Tensor base_key = ops::random_key(seed);
-  const Tensor w = ops::scalar(value);
+  const Tensor w = engine::to_device(ops::scalar(value), device);
   Tensor obs = env.reset(e, seed);
   std::vector<double> ret(size_t(e), 0.0), succ(size_t(e), 0.0);
   std::vector<uint8_t> alive(size_t(e), 1);
@@ -165,7 +169,8 @@ EvalStats Evaluator::run(const std::string& method, double value, const rl::Agen
       const Tensor key = ops::random_fold_in(base_key, uint32_t(t));
       const Tensor noise = uses_best_of_n(method) ? ops::random_normal(key, {impl_->cfg.best_of_n, e, ha})
                                                   : ops::random_normal(key, {e, ha});
-      chunk = fn(s, obs, noise, w).to_vector<float>();
+      chunk =
+          fn(state, engine::to_device(obs, device), engine::to_device(noise, device), w).to_vector<float>();
     }
     for (int64_t i = 0; i < e; ++i)
       for (int64_t j = 0; j < a; ++j) act[size_t(i * a + j)] = chunk[size_t(i * ha + k * a + j)];

@@ -1,9 +1,6 @@
 // gnuplot scripts and data for the figures (see plots.h).
 #include "plots.h"
 
-#include "pointmaze_env.h"
-#include "rl/envs/maze_layouts.h"
-
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -12,6 +9,8 @@
 
 #include "bandit_env.h"
 #include "gnuplot.h"
+#include "pointmaze_env.h"
+#include "rl/envs/maze_layouts.h"
 
 namespace qgf_offline {
 
@@ -236,8 +235,8 @@ std::string maze_rollouts(const Config& cfg, const EvalReport& rep, const std::s
     for (int j = 0; j < L.cols(); ++j) {
       if (!L.is_wall({i, j})) continue;
       const rl::Vec2 c = L.cell_center({i, j});
-      walls << "  set object " << obj++ << " rect from " << f(c.x - h) << "," << f(c.y - h) << " to " << f(c.x + h)
-            << "," << f(c.y + h) << " back fc rgb \"#636363\" fs solid 1.0 noborder\n";
+      walls << "  set object " << obj++ << " rect from " << f(c.x - h) << "," << f(c.y - h) << " to "
+            << f(c.x + h) << "," << f(c.y + h) << " back fc rgb \"#636363\" fs solid 1.0 noborder\n";
     }
   const rl::Vec2 goal = L.cell_center(L.task(cfg.task).goal);
   const rl::Vec2 lo = L.cell_center({0, 0}), hi = L.cell_center({L.rows() - 1, L.cols() - 1});
@@ -266,8 +265,10 @@ std::string maze_rollouts(const Config& cfg, const EvalReport& rep, const std::s
   if (panels.empty()) return "";
   std::ostringstream b;
   b << "  set multiplot layout 1," << panels.size() << " title "
-    << q(cfg.env + ", task " + std::to_string(cfg.task) + ": test rollouts (walls grey, goal: circle of radius "
-         "1)") << "\n"
+    << q(cfg.env + ", task " + std::to_string(cfg.task) +
+         ": test rollouts (walls grey, goal: circle of radius "
+         "1)")
+    << "\n"
     << "  set size ratio -1\n  set xrange [" << f(lo.x - h) << ":" << f(hi.x + h) << "]\n  set yrange ["
     << f(lo.y - h) << ":" << f(hi.y + h) << "]\n  set xlabel \"x\"\n  set ylabel \"y\"\n  set key below\n"
     << walls.str() << "  set object " << obj << " circle at " << f(goal.x) << "," << f(goal.y) << " size "
@@ -277,9 +278,8 @@ std::string maze_rollouts(const Config& cfg, const EvalReport& rep, const std::s
       << " using 1:2 with lines lw 1.5 lc rgb \"#1f78b4\" title \"paths\", \\\n       " << q(p.file)
       << " every ::0::0 using 1:2 with points pt 7 ps 1 lc rgb \"#33a02c\" title \"starts\", \\\n"
       << "       NaN with lines lw 3 lc rgb \"#e31a1c\" title \"goal (success radius)\"\n";
-  write_text_file(dir + "/maze_rollouts.gp",
-                  script("maze_rollouts", "The maze with BC and QGF test rollouts", int(520 * panels.size() + 80),
-                         560, b.str()));
+  write_text_file(dir + "/maze_rollouts.gp", script("maze_rollouts", "The maze with BC and QGF test rollouts",
+                                                    int(520 * panels.size() + 80), 560, b.str()));
   return "maze_rollouts";
 }
 

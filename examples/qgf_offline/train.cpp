@@ -86,6 +86,9 @@ TrainResult run_train(const Config& cfg, const RunPaths& paths, Env& env, const 
     res = {std::move(l.state), l.step};
     info("train: resuming from step " + std::to_string(res.step) + " (" + ck.back().path + ")");
   }
+  // The agent lives on the device for the whole run; checkpoints copy it back (nn/checkpoint).
+  const engine::Device device = engine::parse_device(cfg.device);
+  res.state = engine::tree_to_device(res.state, device);
   // Log lines past the checkpoint belong to steps that will be redone.
   const int64_t start = res.step;
   filter_jsonl(paths.losses(), [&](const json& j) { return j.value("step", int64_t(0)) <= start; });
@@ -114,8 +117,8 @@ TrainResult run_train(const Config& cfg, const RunPaths& paths, Env& env, const 
   const uint64_t monitor_seed = split_seed(cfg.seed, "monitor");
 
   for (int64_t step = start; step < cfg.steps;) {
-    const rl::CriticBatch batch =
-        rl::critic_batch(rl::sample_chunks(ds, cc, cfg.batch, cfg.seed, uint64_t(step)));
+    const rl::CriticBatch batch = engine::tree_to_device(
+        rl::critic_batch(rl::sample_chunks(ds, cc, cfg.batch, cfg.seed, uint64_t(step))), device);
     rl::TrainOutput out = step_fn(res.state, batch);
     res.state = std::move(out.state);
     res.step = ++step;

@@ -47,13 +47,15 @@ ops::Kernel kernel(Prim p, EwOp op) {
     const char* name = ops::prim_name(p);
     // The shape rules give every operand the output's shape (broadcasts arrive as stride-0 views), which is
     // what the kernels index; a violation would read out of bounds, so it is checked rather than assumed.
-    if (in.empty() || in.size() > 3) internal(p, in, "CUDA kernel got " + std::to_string(in.size()) + " operands");
+    if (in.empty() || in.size() > 3)
+      internal(p, in, "CUDA kernel got " + std::to_string(in.size()) + " operands");
     const IndexSpace s = index_space(oa[0].shape, name);
     Operand operands[3];
     for (size_t i = 0; i < in.size(); ++i) {
       if (in[i].shape() != oa[0].shape)
-        internal(p, in, "CUDA kernel got an operand of shape " + shape_str(in[i].shape()) + " for an output of " +
-                            shape_str(oa[0].shape));
+        internal(p, in,
+                 "CUDA kernel got an operand of shape " + shape_str(in[i].shape()) + " for an output of " +
+                     shape_str(oa[0].shape));
       if (in[i].device() != Device::CUDA) internal(p, in, "CUDA kernel got an operand on the CPU");
       operands[i] = operand(in[i]);
     }

@@ -7,11 +7,36 @@ namespace engine::backend::cuda {
 
 enum class EwOp : uint8_t {
   // unary: one operand, result of the operand's dtype
-  neg, exp, log, log1p, expm1, sin, cos, tanh, logistic, sqrt, rsqrt, abs, sign, erf, floor,
+  neg,
+  exp,
+  log,
+  log1p,
+  expm1,
+  sin,
+  cos,
+  tanh,
+  logistic,
+  sqrt,
+  rsqrt,
+  abs,
+  sign,
+  erf,
+  floor,
   // binary: two operands of one dtype, result of that dtype
-  add, sub, mul, div, pow, max, min,
+  add,
+  sub,
+  mul,
+  div,
+  pow,
+  max,
+  min,
   // compare: two operands of one dtype, bool result
-  eq, ne, lt, le, gt, ge,
+  eq,
+  ne,
+  lt,
+  le,
+  gt,
+  ge,
   // select(cond, on_true, on_false): cond bool, result of the value operands' dtype
   select,
   // convert: one operand of dtype `value`, result of dtype `out`

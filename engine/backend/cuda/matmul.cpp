@@ -36,16 +36,19 @@ namespace {
 using Ints = std::vector<int64_t>;
 
 constexpr size_t kWorkspaceBytes = size_t(32) << 20;
-// cuBLASLt's batch count is an int32; batches are also split at grid.z's limit, which some kernels use for it.
+// cuBLASLt's batch count is an int32; batches are also split at grid.z's limit, which some kernels use for
+// it.
 constexpr int64_t kMaxLtBatch = 65535;
 
 void lt_check(cublasStatus_t s, const char* what) {
   if (s == CUBLAS_STATUS_SUCCESS) return;
-  raise(ErrorKind::Internal, "matmul", std::string("cuBLASLt error in ") + what + ": " + cublasLtGetStatusString(s),
-        {}, {}, "run the program under compute-sanitizer to locate it");
+  raise(ErrorKind::Internal, "matmul",
+        std::string("cuBLASLt error in ") + what + ": " + cublasLtGetStatusString(s), {}, {},
+        "run the program under compute-sanitizer to locate it");
 }
 
-// ---- the library context: one handle and one workspace (all calls go to one stream, so they never overlap) ----
+// ---- the library context: one handle and one workspace (all calls go to one stream, so they never overlap)
+// ----
 struct LtContext {
   cublasLtHandle_t handle = nullptr;
   void* workspace = nullptr;
@@ -127,7 +130,8 @@ void set_attr(cublasLtMatmulPreference_t p, cublasLtMatmulPreferenceAttributes_t
 
 // Creates *out (owned by the plan, so an error part-way leaks nothing).
 void make_layout(cublasLtMatrixLayout_t* out, cudaDataType_t t, const LtMat& m, int64_t batch) {
-  lt_check(cublasLtMatrixLayoutCreate(out, t, uint64_t(m.rows), uint64_t(m.cols), m.ld), "cublasLtMatrixLayoutCreate");
+  lt_check(cublasLtMatrixLayoutCreate(out, t, uint64_t(m.rows), uint64_t(m.cols), m.ld),
+           "cublasLtMatrixLayoutCreate");
   set_attr(*out, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, int32_t(batch));
   set_attr(*out, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, m.batch_stride);
 }
@@ -146,7 +150,8 @@ std::shared_ptr<const Plan> make_plan(const LtKey& k) {
 
   cublasLtMatmulPreference_t pref = nullptr;
   lt_check(cublasLtMatmulPreferenceCreate(&pref), "cublasLtMatmulPreferenceCreate");
-  const std::unique_ptr<std::remove_pointer_t<cublasLtMatmulPreference_t>, cublasStatus_t (*)(cublasLtMatmulPreference_t)>
+  const std::unique_ptr<std::remove_pointer_t<cublasLtMatmulPreference_t>,
+                        cublasStatus_t (*)(cublasLtMatmulPreference_t)>
       pref_owner(pref, cublasLtMatmulPreferenceDestroy);
   set_attr(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, uint64_t(kWorkspaceBytes));
   set_attr(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, k.align_x);
@@ -155,8 +160,8 @@ std::shared_ptr<const Plan> make_plan(const LtKey& k) {
   set_attr(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, k.align_d);
   cublasLtMatmulHeuristicResult_t r{};
   int count = 0;
-  plan->status = cublasLtMatmulAlgoGetHeuristic(lt().handle, plan->desc, plan->x, plan->y, plan->d, plan->d, pref,
-                                                1, &r, &count);
+  plan->status = cublasLtMatmulAlgoGetHeuristic(lt().handle, plan->desc, plan->x, plan->y, plan->d, plan->d,
+                                                pref, 1, &r, &count);
   if (plan->status == CUBLAS_STATUS_SUCCESS && count > 0 && r.state == CUBLAS_STATUS_SUCCESS) {
     plan->algo = r.algo;
     plan->workspace = r.workspaceSize;
@@ -255,20 +260,25 @@ bool blas_layout(int64_t rows, int64_t cols, int64_t& rs, int64_t& cs) {
     return true;
   }
   if (rows == 1) {
-    if (cs == 1) rs = cols;  // row-major
-    else if (cs > 0) rs = 1;  // column-major, leading dimension cs
+    if (cs == 1)
+      rs = cols;  // row-major
+    else if (cs > 0)
+      rs = 1;  // column-major, leading dimension cs
     return cs > 0;
   }
   if (cols == 1) {
-    if (rs == 1) cs = rows;
-    else if (rs > 0) cs = 1;
+    if (rs == 1)
+      cs = rows;
+    else if (rs > 0)
+      cs = 1;
     return rs > 0;
   }
   return (cs == 1 && rs >= cols) || (rs == 1 && cs >= rows);
 }
 
 bool readable(Side& s, int64_t rows, int64_t cols) {
-  return blas_layout(rows, cols, s.rs, s.cs) && std::all_of(s.bs.begin(), s.bs.end(), [](int64_t v) { return v >= 0; });
+  return blas_layout(rows, cols, s.rs, s.cs) &&
+         std::all_of(s.bs.begin(), s.bs.end(), [](int64_t v) { return v >= 0; });
 }
 
 // A batch that b does not have folds into a's rows when a's matrices follow each other row after row:
@@ -283,9 +293,12 @@ void fold_batch(Problem& p) {
   erase_dim(p, 0);
 }
 
-uint32_t alignment(uint64_t bits) { return bits == 0 ? 256u : uint32_t(std::min<uint64_t>(256, bits & (~bits + 1))); }
+uint32_t alignment(uint64_t bits) {
+  return bits == 0 ? 256u : uint32_t(std::min<uint64_t>(256, bits & (~bits + 1)));
+}
 
-// ---- the calls: one cublasLtMatmul per index of the host-looped batch dims and chunk of the strided batch ----
+// ---- the calls: one cublasLtMatmul per index of the host-looped batch dims and chunk of the strided batch
+// ----
 
 struct Call {
   const Plan* plan = nullptr;
@@ -311,7 +324,8 @@ CallList plan_calls(Problem p) {
   const auto e = int64_t(itemsize(p.dtype));
 
   // Alignment: the lowest set bit over the base address and every step between the calls' matrices.
-  uint64_t ua = uint64_t(reinterpret_cast<uintptr_t>(p.a.data)), ub = uint64_t(reinterpret_cast<uintptr_t>(p.b.data)),
+  uint64_t ua = uint64_t(reinterpret_cast<uintptr_t>(p.a.data)),
+           ub = uint64_t(reinterpret_cast<uintptr_t>(p.b.data)),
            uc = uint64_t(reinterpret_cast<uintptr_t>(p.c));
   for (size_t i = 0; i < nb; ++i) {
     ua |= uint64_t(p.a.bs[i] * e);
@@ -382,16 +396,16 @@ void run_calls(const CallList& l) {
   for (const Call& c : l.calls) {
     const Plan& pl = *c.plan;
     void* d = l.c + c.c * e;
-    lt_check(cublasLtMatmul(ctx.handle, pl.desc, alpha, l.b + c.b * e, pl.x, l.a + c.a * e, pl.y, beta, d, pl.d, d,
-                            pl.d, &pl.algo, ctx.workspace, pl.workspace, s),
+    lt_check(cublasLtMatmul(ctx.handle, pl.desc, alpha, l.b + c.b * e, pl.x, l.a + c.a * e, pl.y, beta, d,
+                            pl.d, d, pl.d, &pl.algo, ctx.workspace, pl.workspace, s),
              "cublasLtMatmul");
   }
 }
 
 [[noreturn]] void no_algorithm(const CallList& l, std::span<const AVal> operands) {
   raise(ErrorKind::Unsupported, "matmul",
-        std::string("cuBLASLt offers no algorithm for this layout (") + cublasLtGetStatusString(l.failed->status) +
-            ")",
+        std::string("cuBLASLt offers no algorithm for this layout (") +
+            cublasLtGetStatusString(l.failed->status) + ")",
         operands, current_user_loc(), "make the operands contiguous, or run the matmul on the CPU");
 }
 
@@ -400,7 +414,8 @@ void run_calls(const CallList& l) {
 Tensor dense_copy(const Tensor& x) {
   Tensor out = empty(x.shape(), x.dtype());
   if (x.numel() == 0) return out;
-  launch_strided_copy(index_space(x.shape(), "matmul"), operand(x), int(itemsize(x.dtype())), out_ptr(out), stream());
+  launch_strided_copy(index_space(x.shape(), "matmul"), operand(x), int(itemsize(x.dtype())), out_ptr(out),
+                      stream());
   check_launch("matmul");
   return out;
 }

@@ -7,6 +7,7 @@ namespace engine::backend::cuda {
 
 // Copies `src` (read over `s` through its strides) into the row-major buffer `dst`, elements of `elem_bytes`
 // bytes (4 or 8). s.numel must be positive. The caller checks the launch.
-void launch_strided_copy(const IndexSpace& s, const Operand& src, int elem_bytes, void* dst, cudaStream_t stream);
+void launch_strided_copy(const IndexSpace& s, const Operand& src, int elem_bytes, void* dst,
+                         cudaStream_t stream);
 
 }  // namespace engine::backend::cuda

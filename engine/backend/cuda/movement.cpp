@@ -90,7 +90,8 @@ bool view_strides(const Shape& old, const Ints& os, const Shape& shape, Ints& ns
 TensorList reshape_kernel(const TensorList& in, const std::vector<AVal>& oa, const Params&) {
   const Tensor& x = in[0];
   Ints st;
-  if (view_strides(x.shape(), x.strides(), oa[0].shape, st)) return {view_of(x, oa[0], x.offset(), std::move(st))};
+  if (view_strides(x.shape(), x.strides(), oa[0].shape, st))
+    return {view_of(x, oa[0], x.offset(), std::move(st))};
   Tensor out = empty(oa[0].shape, oa[0].dtype);
   copy_into(x, out_ptr(out), engine::contiguous_strides(x.shape()), "reshape");
   return {out};
@@ -201,7 +202,8 @@ TensorList gather_kernel(const TensorList& in, const std::vector<AVal>& oa, cons
 TensorList scatter_add_kernel(const TensorList& in, const std::vector<AVal>& oa, const Params& params) {
   const Tensor &idx = in[0], &u = in[1];
   if (u.dtype() == DType::Bool)
-    raise(ErrorKind::Internal, "scatter_add", "CUDA kernel got bool updates", {{u.aval()}}, current_user_loc());
+    raise(ErrorKind::Internal, "scatter_add", "CUDA kernel got bool updates", {{u.aval()}},
+          current_user_loc());
   Tensor out = empty(oa[0].shape, oa[0].dtype);
   const int64_t n = out.numel();
   if (n == 0) return {out};

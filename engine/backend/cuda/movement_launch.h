@@ -7,8 +7,8 @@
 namespace engine::backend::cuda {
 
 // dst (laid out by dst_layout's strides; its data is unused) <- src, element by element over `space`.
-void launch_copy(int elem_bytes, const IndexSpace& space, const Operand& src, void* dst, const Operand& dst_layout,
-                 cudaStream_t stream);
+void launch_copy(int elem_bytes, const IndexSpace& space, const Operand& src, void* dst,
+                 const Operand& dst_layout, cudaStream_t stream);
 
 // The contiguous output `out` of pad: operand element j of axis d lands at lo[d] + j * step[d]
 // (step = interior + 1); every other element is `value` (its bits in the low elem_bytes bytes).

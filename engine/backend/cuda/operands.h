@@ -1,5 +1,5 @@
-// Host-side helpers that describe engine tensors to the CUDA kernels (launch.h), with clear errors for what the
-// kernels do not handle (rank above kMaxRank).
+// Host-side helpers that describe engine tensors to the CUDA kernels (launch.h), with clear errors for what
+// the kernels do not handle (rank above kMaxRank).
 #pragma once
 #include "engine/backend/cuda/launch.h"
 #include "engine/core/tensor.h"

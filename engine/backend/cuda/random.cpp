@@ -1,6 +1,6 @@
 // CUDA kernels of the Random family: iota, random_bits and random_fold_in, bit-identical to the CPU kernels
-// (engine/backend/cpu/random_kernels.cpp; the bit mapping is documented in engine/random/threefry.h). Keys and
-// fold_in data are read through their strides: split passes a key broadcast to [n, 2] and an iota.
+// (engine/backend/cpu/random_kernels.cpp; the bit mapping is documented in engine/random/threefry.h). Keys
+// and fold_in data are read through their strides: split passes a key broadcast to [n, 2] and an iota.
 #include "engine/backend/cuda/kernels.h"
 #include "engine/backend/cuda/operands.h"
 #include "engine/backend/cuda/random_launch.h"

@@ -1,8 +1,8 @@
-// CUDA kernels of the Reduce family (reduce_sum, reduce_max, argmax): the host-side planning; the kernel is in
-// reduce.cu. The operand is read in place through its strides, whatever view it is: its dims are split into
-// the kept group (the output's axes, in order) and the reduced group, size-1 dims dropped and neighbours that
-// step as one merged. The block shape follows from the shape and strides only, never from the GPU, so results
-// are reproducible across devices. Long reductions are cut into fixed chunks: the partials land in a
+// CUDA kernels of the Reduce family (reduce_sum, reduce_max, argmax): the host-side planning; the kernel is
+// in reduce.cu. The operand is read in place through its strides, whatever view it is: its dims are split
+// into the kept group (the output's axes, in order) and the reduced group, size-1 dims dropped and neighbours
+// that step as one merged. The block shape follows from the shape and strides only, never from the GPU, so
+// results are reproducible across devices. Long reductions are cut into fixed chunks: the partials land in a
 // [chunks, outputs] buffer that the next pass reduces the same way, so a full reduction spreads over many
 // blocks and each f32 sum is a tree of short in-order runs (pairwise-like accuracy).
 #include <algorithm>
@@ -40,7 +40,8 @@ ReducePass plan(const Tensor& x, const Ints& axes, bool chunked, const char* op)
   // A full reduction may visit the elements in any fixed order: memory order makes a permuted contiguous
   // operand one run. (argmax always has one reduced axis, so its indices are unaffected.)
   if (!any_kept)
-    std::stable_sort(dims.begin(), dims.end(), [](const Axis& a, const Axis& b) { return a.stride > b.stride; });
+    std::stable_sort(dims.begin(), dims.end(),
+                     [](const Axis& a, const Axis& b) { return a.stride > b.stride; });
   ReducePass p;
   p.x = x.device_data();
   for (const Axis& a : dims) {

@@ -3,8 +3,8 @@
 // the DeviceBackend hooks the core uses for transfers.
 #include "engine/backend/cuda/runtime.h"
 
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <mutex>
 #include <string>
@@ -37,7 +37,8 @@ Runtime& runtime() {
     cudaMemPool_t pool;
     check(cudaDeviceGetDefaultMemPool(&pool, r->device), "cuda", "cudaDeviceGetDefaultMemPool");
     uint64_t keep = std::numeric_limits<uint64_t>::max();
-    check(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep), "cuda", "cudaMemPoolSetAttribute");
+    check(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep), "cuda",
+          "cudaMemPoolSetAttribute");
     r->present = true;
     return r;
   }();
@@ -58,8 +59,8 @@ void* allocate(size_t bytes) {
   if (err != cudaSuccess) {
     (void)cudaGetLastError();
     raise(ErrorKind::Value, "allocate",
-          "cannot allocate " + std::to_string(bytes) + " bytes on the GPU: " + cudaGetErrorString(err), {}, {},
-          "free device tensors you no longer need, or use smaller batches");
+          "cannot allocate " + std::to_string(bytes) + " bytes on the GPU: " + cudaGetErrorString(err), {},
+          {}, "free device tensors you no longer need, or use smaller batches");
   }
   return p;
 }
@@ -71,14 +72,16 @@ void deallocate(void* p) {
 
 void copy_to_host(void* dst, const void* src, size_t bytes) {
   const Runtime& r = ready("to_device");
-  check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, r.stream), "to_device", "cudaMemcpyAsync D2H");
+  check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, r.stream), "to_device",
+        "cudaMemcpyAsync D2H");
   check(cudaStreamSynchronize(r.stream), "to_device", "cudaStreamSynchronize");
 }
 
 void copy_from_host(void* dst, const void* src, size_t bytes) {
   const Runtime& r = ready("to_device");
   // From pageable memory this returns once the source has been staged, so the caller may reuse it.
-  check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, r.stream), "to_device", "cudaMemcpyAsync H2D");
+  check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, r.stream), "to_device",
+        "cudaMemcpyAsync H2D");
 }
 
 void copy_on_device(void* dst, const void* src, size_t bytes) {
@@ -101,8 +104,8 @@ cudaStream_t stream() { return ready("cuda").stream; }
 void check(cudaError_t err, const char* op, const char* what) {
   if (err == cudaSuccess) return;
   (void)cudaGetLastError();
-  raise(ErrorKind::Internal, op, std::string("CUDA error in ") + what + ": " + cudaGetErrorString(err), {}, {},
-        "run the program under compute-sanitizer to locate it");
+  raise(ErrorKind::Internal, op, std::string("CUDA error in ") + what + ": " + cudaGetErrorString(err), {},
+        {}, "run the program under compute-sanitizer to locate it");
 }
 
 void check_launch(const char* op) { check(cudaGetLastError(), op, "kernel launch"); }
