@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs qgf_offline over pointmaze-{medium,large} x tasks 1..5 x seeds 0..2 (the tables of docs/results.md) and
-# writes the summary table. Resumable: a run whose results.csv exists is skipped; a half-trained one resumes
+# writes the summary table (`qgf_offline summarize`). Resumable: a run whose results.csv exists is skipped; a half-trained one resumes
 # from its newest checkpoint. The data set depends on the maze and the seed only (a task relabels it when it is
 # loaded), so each (maze, seed) data set is generated once and shared by its five tasks.
 #
@@ -45,7 +45,8 @@ run_one() {  # env task seed
 export -f generate_one run_one
 
 for e in $envs; do for s in $seeds; do echo "$e $s"; done; done | xargs -P "$jobs" -L 1 bash -c 'generate_one "$0" "$1"'
-for s in $seeds; do for e in $envs; do for t in $tasks; do echo "$e $t $s"; done; done; done |
+# One maze at a time (its table is complete before the next starts), seeds outermost within it.
+for e in $envs; do for s in $seeds; do for t in $tasks; do echo "$e $t $s"; done; done; done |
   xargs -P "$jobs" -L 1 bash -c 'run_one "$0" "$1" "$2"'
 
 "$bin" summarize --results "$out" --output "$out/summary.md"
