@@ -22,13 +22,23 @@ void Executable::run(std::span<const Tensor> args, std::span<Tensor> results) co
   program().run(args, results);
 }
 
-// Device inputs: the optimized graph runs op by op on the device's eager kernels, with the device as the
-// default so the graph's host constants follow the inputs there. (Fused NVRTC kernels and CUDA-graph replay
-// are the next step for this path; see docs/architecture.md.)
+namespace {
+DeviceCompiler g_device_compilers[2] = {};
+}  // namespace
+
+void register_device_compiler(Device d, DeviceCompiler compiler) { g_device_compilers[size_t(d)] = compiler; }
+
+// Device inputs: the device's compiled program when its backend provides one, else the optimized graph op by
+// op on the device's eager kernels. Either way the device is the default, so the graph's host constants
+// follow the inputs there.
 void Executable::run_on_device(Device d, std::span<const Tensor> args, std::span<Tensor> results) const {
   InterpreterScope scope(eval_interpreter());
   DeviceScope on(d);
-  std::vector<Tensor> outs = eval_graph(graph, std::vector<Tensor>(args.begin(), args.end()));
+  std::call_once(device_lowered_, [&] {
+    if (DeviceCompiler c = g_device_compilers[size_t(d)]) device_program_ = c(graph);
+  });
+  std::vector<Tensor> in(args.begin(), args.end());
+  std::vector<Tensor> outs = device_program_ ? device_program_->run(in) : eval_graph(graph, in);
   for (size_t i = 0; i < outs.size(); ++i) results[i] = std::move(outs[i]);
 }
 

@@ -12,6 +12,16 @@ namespace engine {
 
 struct Program;
 
+// A device backend's compiled form of an optimized graph (CUDA: fused NVRTC kernels between library calls),
+// built on the first run with device arguments and kept by the executable.
+struct DeviceProgram {
+  virtual ~DeviceProgram() = default;
+  virtual std::vector<Tensor> run(const std::vector<Tensor>& args) = 0;
+};
+// Returns null when the backend cannot compile now (e.g. NVRTC is missing): the graph then runs op by op.
+using DeviceCompiler = std::unique_ptr<DeviceProgram> (*)(const Graph& g);
+void register_device_compiler(Device d, DeviceCompiler compiler);
+
 struct Executable {
   Graph graph;  // after passes
   std::vector<bool>
@@ -28,7 +38,8 @@ struct Executable {
 
  private:
   void run_on_device(Device d, std::span<const Tensor> args, std::span<Tensor> results) const;
-  mutable std::once_flag lowered_;
+  mutable std::once_flag lowered_, device_lowered_;
+  mutable std::unique_ptr<DeviceProgram> device_program_;
   mutable std::unique_ptr<Program> program_;
 };
 

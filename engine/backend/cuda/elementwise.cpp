@@ -1,9 +1,11 @@
 // CUDA kernels of the elementwise families (unary, binary, compare, select, convert, stop_gradient): the
 // host side. Each primitive maps to one EwOp of elementwise.cu; this file checks the operands, allocates the
 // output and launches. Semantics are the CPU kernels' (engine/backend/cpu/elementwise.cpp).
+#include <optional>
 #include <string>
 
 #include "engine/backend/cuda/elementwise_launch.h"
+#include "engine/backend/cuda/fusion_codegen.h"
 #include "engine/backend/cuda/kernels.h"
 #include "engine/backend/cuda/operands.h"
 #include "engine/backend/cuda/runtime.h"
@@ -72,6 +74,12 @@ ops::Kernel kernel(Prim p, EwOp op) {
 }
 
 }  // namespace
+
+std::optional<EwOp> fusable_op(Prim p) {
+  for (const Entry& e : kOps)
+    if (e.prim == p) return e.op;
+  return std::nullopt;
+}
 
 void register_elementwise_kernels() {
   for (const Entry& e : kOps) ops::def_mut(e.prim).cuda = kernel(e.prim, e.op);

@@ -1,4 +1,5 @@
-// Device-side indexing over launch.h's IndexSpace and Operand: the element offset of a row-major linear index.
+// Device-side indexing over launch.h's IndexSpace and Operand: the element offset of a row-major linear
+// index.
 #pragma once
 #include "engine/backend/cuda/launch.h"
 

@@ -1,5 +1,6 @@
-// Fills PrimDef::cuda for every primitive and registers the CUDA device. `call` runs its sub-graph op by op
-// on the device (jit's fused CUDA path is not built yet: see docs/architecture.md).
+// Fills PrimDef::cuda for every primitive, registers the CUDA device and jit's fused programs. `call` runs
+// its sub-graph op by op on the device.
+#include "engine/backend/cuda/fused_program.h"
 #include "engine/backend/cuda/kernels.h"
 #include "engine/interp/interpreter.h"
 #include "engine/ir/graph.h"
@@ -14,6 +15,7 @@ void register_cuda_kernels() {
   register_matmul_kernels();
   register_movement_kernels();
   register_random_kernels();
+  register_fused_programs();
   ops::def_mut(ops::Prim::call).cuda = [](const ops::TensorList& in, const std::vector<AVal>&,
                                           const ops::Params& p) {
     InterpreterScope scope(eval_interpreter());

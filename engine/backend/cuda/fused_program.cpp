@@ -1,0 +1,308 @@
+// jit on CUDA: an optimized graph as a list of steps, where runs of elementwise equations over one shape
+// become one kernel generated as CUDA source (fusion_codegen.h) and compiled with NVRTC (nvrtc.h), and every
+// other equation runs its eager CUDA kernel (cuBLASLt matmuls, reductions, views, ...).
+//
+// Partition. Equations are visited in order. An elementwise equation whose operands and result all have the
+// open group's shape joins it; its value stays in a register. Any other equation that does not read a value
+// of the open group runs before the group's kernel (it cannot depend on it), so unrelated work such as the
+// broadcast of a bias never splits a group; one that does read such a value closes the group first. A
+// group's values leave registers only when a later step or the function's outputs use them. Groups of one
+// equation run the eager kernel, which is the same code.
+//
+// Kernels are cached in memory per spec (FusedKernelSpec::key) and on disk by NVRTC. QGF_CUDA_FUSION=0 turns
+// the fused path off (everything runs op by op), e.g. to compare the two.
+#include "engine/backend/cuda/fused_program.h"
+
+#include <cuda_runtime_api.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "engine/backend/cuda/fusion_codegen.h"
+#include "engine/backend/cuda/nvrtc.h"
+#include "engine/backend/cuda/operands.h"
+#include "engine/backend/cuda/runtime.h"
+#include "engine/compile/executable.h"
+#include "engine/interp/interpreter.h"
+#include "ops/registry.h"
+
+namespace engine::backend::cuda {
+
+namespace {
+
+bool fusion_enabled_by_env() {
+  const char* v = std::getenv("QGF_CUDA_FUSION");
+  return !(v && std::string(v) == "0");
+}
+
+// ---- compiled kernels, shared by all programs ----
+
+struct LoadedKernel {
+  cudaLibrary_t library = nullptr;
+  cudaKernel_t kernel = nullptr;
+};
+
+std::string device_arch() {
+  int dev = 0, major = 0, minor = 0;
+  check(cudaGetDevice(&dev), "cuda fusion", "cudaGetDevice");
+  check(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev), "cuda fusion",
+        "compute capability");
+  check(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev), "cuda fusion",
+        "compute capability");
+  return "sm_" + std::to_string(major) + std::to_string(minor);
+}
+
+const LoadedKernel& kernel_for(const FusedKernelSpec& spec) {
+  static std::mutex mu;
+  static std::map<std::string, LoadedKernel> cache;  // kept for the process: a few dozen kernels at most
+  static const std::string arch = device_arch();
+  std::lock_guard<std::mutex> lock(mu);
+  const std::string key = spec.key();
+  if (auto it = cache.find(key); it != cache.end()) return it->second;
+  const std::string name = "qgf_fused_" + std::to_string(cache.size());
+  const CompiledCode code = nvrtc_compile(fused_kernel_source(spec, name), name, arch);
+  LoadedKernel k;
+  check(cudaLibraryLoadData(&k.library, code.image.data(), nullptr, nullptr, 0, nullptr, nullptr, 0),
+        "cuda fusion", "cudaLibraryLoadData (loading a fused kernel)");
+  check(cudaLibraryGetKernel(&k.kernel, k.library, name.c_str()), "cuda fusion", "cudaLibraryGetKernel");
+  return cache.emplace(key, k).first->second;
+}
+
+struct Dims {
+  int64_t v[kMaxRank] = {};
+};
+
+}  // namespace
+
+// ---- the partition ----
+
+std::vector<PlannedStep> partition_for_cuda(const Graph& g) {
+  std::vector<PlannedStep> steps;
+  // Uses of each variable by equations (by index) and by the outputs.
+  std::vector<std::vector<int>> users(g.vars.size());
+  for (size_t k = 0; k < g.eqns.size(); ++k)
+    for (int v : g.eqns[k].inputs) users[size_t(v)].push_back(int(k));
+  std::vector<bool> is_output(g.vars.size(), false);
+  for (int v : g.outputs) is_output[size_t(v)] = true;
+
+  PlannedStep open;  // the open group (kind Fused while it has members)
+  std::set<int> open_vars;
+  Shape open_shape;
+  auto close = [&] {
+    if (open.eqns.empty()) return;
+    std::set<int> members(open.eqns.begin(), open.eqns.end());
+    if (open.eqns.size() == 1) {
+      open.kind = PlannedStep::Kind::Op;
+    } else {
+      for (int k : open.eqns)
+        for (int v : g.eqns[size_t(k)].outputs) {
+          bool outside = is_output[size_t(v)];
+          for (int u : users[size_t(v)]) outside = outside || !members.count(u);
+          if (outside) open.outputs.push_back(v);
+        }
+    }
+    if (open.kind == PlannedStep::Kind::Fused && open.outputs.empty()) {
+      // Nothing leaves the group (dead code, which the passes remove; a graph built by hand may keep it):
+      // its equations run one by one, so every equation still has a step.
+      for (int k : open.eqns) {
+        PlannedStep op;
+        op.eqns = {k};
+        steps.push_back(std::move(op));
+      }
+      open = PlannedStep{};
+      open_vars.clear();
+      return;
+    }
+    steps.push_back(std::move(open));
+    open = PlannedStep{};
+    open_vars.clear();
+  };
+  for (size_t k = 0; k < g.eqns.size(); ++k) {
+    const Equation& eq = g.eqns[k];
+    bool reads_open = false;
+    for (int v : eq.inputs) reads_open = reads_open || open_vars.count(v);
+    const Shape& out_shape = g.vars[size_t(eq.outputs[0])].shape;
+    bool fusable =
+        fusable_op(eq.prim).has_value() && eq.outputs.size() == 1 && out_shape.size() <= size_t(kMaxRank);
+    for (int v : eq.inputs) fusable = fusable && g.vars[size_t(v)].shape == out_shape;
+    if (fusable && !open.eqns.empty() && out_shape != open_shape) close();  // another shape: a new group
+    if (fusable) {
+      if (open.eqns.empty()) {
+        open.kind = PlannedStep::Kind::Fused;
+        open_shape = out_shape;
+      }
+      open.eqns.push_back(int(k));
+      open_vars.insert(eq.outputs[0]);
+      continue;
+    }
+    if (reads_open) close();
+    PlannedStep op;
+    op.kind = PlannedStep::Kind::Op;
+    op.eqns = {int(k)};
+    steps.push_back(std::move(op));  // before the open group, which it does not read
+  }
+  close();
+  return steps;
+}
+
+namespace {
+
+// ---- running ----
+
+class CudaProgram final : public DeviceProgram {
+ public:
+  explicit CudaProgram(const Graph& g) : g_(g), steps_(partition_for_cuda(g)) {
+    // The last step that reads each variable, so values are dropped as soon as they are dead.
+    last_use_.assign(g.vars.size(), -1);
+    for (size_t s = 0; s < steps_.size(); ++s)
+      for (int k : steps_[s].eqns)
+        for (int v : g.eqns[size_t(k)].inputs) last_use_[size_t(v)] = int(s);
+    for (int v : g.outputs) last_use_[size_t(v)] = int(steps_.size());
+    for (PlannedStep& st : steps_)
+      if (st.kind == PlannedStep::Kind::Fused) specs_.push_back(make_spec(st));
+  }
+
+  std::vector<Tensor> run(const std::vector<Tensor>& args) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<Tensor> env(g_.vars.size());
+    for (size_t i = 0; i < args.size(); ++i) env[size_t(g_.inputs[i])] = args[i];
+    if (consts_.empty() && !g_.consts.empty())  // moved once: they are the same every run
+      for (const Tensor& c : g_.const_values) consts_.push_back(to_device(c, Device::CUDA));
+    for (size_t i = 0; i < g_.consts.size(); ++i) env[size_t(g_.consts[i])] = consts_[i];
+    size_t fused = 0;
+    std::vector<Tensor> ins;
+    for (size_t s = 0; s < steps_.size(); ++s) {
+      const PlannedStep& st = steps_[s];
+      if (st.kind == PlannedStep::Kind::Fused) {
+        run_fused(st, specs_[fused++], env);
+      } else {
+        const Equation& eq = g_.eqns[size_t(st.eqns[0])];
+        UserLocScope loc(eq.loc, /*force=*/true);
+        ins.clear();
+        for (int v : eq.inputs) ins.push_back(env[size_t(v)]);
+        std::vector<Tensor> outs = bind(eq.prim, ins, eq.params);
+        for (size_t i = 0; i < outs.size(); ++i) env[size_t(eq.outputs[i])] = std::move(outs[i]);
+      }
+      for (int k : st.eqns)
+        for (int v : g_.eqns[size_t(k)].inputs)
+          if (last_use_[size_t(v)] == int(s)) env[size_t(v)] = Tensor();
+    }
+    std::vector<Tensor> out;
+    for (int v : g_.outputs) out.push_back(env[size_t(v)]);
+    return out;
+  }
+
+ private:
+  // Registers: the group's outside operands (in first-use order), then one per equation.
+  FusedKernelSpec make_spec(PlannedStep& st) {
+    FusedKernelSpec spec;
+    std::map<int, int> reg;  // variable -> register
+    const Shape& shape = g_.vars[size_t(g_.eqns[size_t(st.eqns[0])].outputs[0])].shape;
+    spec.rank = int(shape.size());
+    for (int k : st.eqns)
+      for (int v : g_.eqns[size_t(k)].inputs)
+        if (!reg.count(v) && !defined_in(st, v)) {
+          reg[v] = int(spec.inputs.size());
+          st.inputs.push_back(v);
+          spec.inputs.push_back({dt(g_.vars[size_t(v)].dtype), FusedKernelSpec::Input::Read::Contiguous});
+        }
+    for (int k : st.eqns) {
+      const Equation& eq = g_.eqns[size_t(k)];
+      FusedKernelSpec::Instr in;
+      in.op = *fusable_op(eq.prim);
+      in.nargs = int(eq.inputs.size());
+      for (int a = 0; a < in.nargs; ++a) in.args[a] = reg.at(eq.inputs[size_t(a)]);
+      in.value = dt(g_.vars[size_t(eq.inputs[in.op == EwOp::select ? 1 : 0])].dtype);
+      in.out = dt(g_.vars[size_t(eq.outputs[0])].dtype);
+      reg[eq.outputs[0]] = int(spec.inputs.size() + spec.instrs.size());
+      spec.instrs.push_back(in);
+    }
+    for (int v : st.outputs) spec.outputs.push_back({reg.at(v)});
+    return spec;
+  }
+
+  bool defined_in(const PlannedStep& st, int v) const {
+    for (int k : st.eqns)
+      if (g_.eqns[size_t(k)].outputs[0] == v) return true;
+    return false;
+  }
+
+  // The spec's read modes depend on the operands' layouts, known only now: a variant of the spec per layout.
+  void run_fused(const PlannedStep& st, const FusedKernelSpec& base, std::vector<Tensor>& env) {
+    const Shape& shape = g_.vars[size_t(st.outputs[0])].shape;
+    const IndexSpace space = index_space(shape, "cuda fusion");
+    FusedKernelSpec spec = base;
+    std::vector<Tensor> in(st.inputs.size());
+    std::vector<Dims> strides(st.inputs.size());
+    for (size_t i = 0; i < st.inputs.size(); ++i) {
+      in[i] = env[size_t(st.inputs[i])];
+      if (in[i].device() != Device::CUDA) in[i] = to_device(in[i], Device::CUDA);
+      const Operand o = operand(in[i]);
+      bool scalar = true;
+      for (int d = 0; d < space.rank; ++d) {
+        strides[i].v[d] = o.strides[d];
+        scalar = scalar && (o.strides[d] == 0 || space.shape[d] == 1);
+      }
+      spec.inputs[i].read = o.contiguous ? FusedKernelSpec::Input::Read::Contiguous
+                            : scalar     ? FusedKernelSpec::Input::Read::Scalar
+                                         : FusedKernelSpec::Input::Read::Strided;
+    }
+    std::vector<Tensor> out;
+    for (int v : st.outputs) {
+      Tensor t = empty(shape, g_.vars[size_t(v)].dtype);
+      t.impl()->aval.weak = g_.vars[size_t(v)].weak;
+      out.push_back(t);
+    }
+    if (space.numel > 0) {
+      const LoadedKernel& k = kernel_for(spec);
+      int64_t numel = space.numel;
+      Dims dims;
+      for (int d = 0; d < space.rank; ++d) dims.v[d] = space.shape[d];
+      std::vector<const void*> ptrs;
+      for (const Tensor& t : in) ptrs.push_back(t.device_data());
+      for (const Tensor& t : out) ptrs.push_back(t.device_data());
+      std::vector<void*> params = {&numel, &dims};
+      for (size_t i = 0; i < in.size(); ++i) {
+        params.push_back(&ptrs[i]);
+        params.push_back(&strides[i]);
+      }
+      for (size_t i = 0; i < out.size(); ++i) params.push_back(&ptrs[in.size() + i]);
+      check(cudaLaunchKernel(reinterpret_cast<const void*>(k.kernel), dim3(grid_for(numel)), dim3(kThreads),
+                             params.data(), 0, stream()),
+            "cuda fusion", "cudaLaunchKernel (a fused kernel)");
+    }
+    for (size_t i = 0; i < st.outputs.size(); ++i) env[size_t(st.outputs[i])] = std::move(out[i]);
+  }
+
+  const Graph& g_;  // owned by the executable, which owns this program
+  std::vector<PlannedStep> steps_;
+  std::vector<FusedKernelSpec> specs_;  // one per Fused step, in order
+  std::vector<int> last_use_;
+  std::vector<Tensor> consts_;
+  std::mutex mu_;
+};
+
+std::unique_ptr<DeviceProgram> compile_for_cuda(const Graph& g) {
+  if (!fusion_enabled_by_env()) return nullptr;
+  if (!nvrtc_available()) {
+    static std::once_flag note;
+    std::call_once(note, [] {
+      std::fprintf(stderr, "qgf: note: jit on CUDA runs op by op (no fused kernels): %s\n",
+                   nvrtc_unavailable_reason().c_str());
+    });
+    return nullptr;
+  }
+  return std::make_unique<CudaProgram>(g);
+}
+
+}  // namespace
+
+void register_fused_programs() { register_device_compiler(Device::CUDA, compile_for_cuda); }
+
+}  // namespace engine::backend::cuda
