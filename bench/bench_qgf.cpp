@@ -2,14 +2,17 @@
 // 4x512 / batch 256 and at the paper's 4x1024 / batch 1024, with 25-D action chunks (5-D actions, H = 5) and
 // 40-D observations; and every sampler's latency at batch 1 (p50 / p99 over repeated calls) and throughput at
 // batch 1024, T = 10 Euler steps. A plain program (percentiles are not Google Benchmark's), printing
-// markdown. With --device cuda, parameters, batches and samples live on the GPU and every timed call ends with
-// a device synchronization.
+// markdown. With --device cuda, parameters, batches and samples live on the GPU and every timed call ends
+// with a device synchronization; QGF_CUDA_GRAPHS=1 in the environment makes the jitted functions replay CUDA
+// graphs (compare a run with and without it for the graph-replay latency).
 //   build/bench/bench_qgf [--quick] [--device cpu|cuda]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "engine/compile/jit.h"
@@ -121,7 +124,8 @@ void samplers(bool quick) {
     auto run = [&](int64_t b, int calls) {
       const Tensor obs = on_device(ops::random_normal(ops::random_key(3), {b, kObs}));
       const engine::Shape zs = k.n > 1 ? engine::Shape{k.n, b, kAct} : engine::Shape{b, kAct};
-      const Tensor z = on_device(ops::random_normal(ops::random_key(4), zs)), w = on_device(ops::scalar(0.05));
+      const Tensor z = on_device(ops::random_normal(ops::random_key(4), zs)),
+                   w = on_device(ops::scalar(0.05));
       return time_calls([&] { (void)jitted(s.flow, s.critic.q_target, obs, z, w); }, 3, calls);
     };
     const auto t1 = run(1, quick ? 20 : 300);
@@ -146,7 +150,11 @@ int main(int argc, char** argv) {
     }
   }
   engine::require_device(g_device, "bench_qgf");
-  std::printf("device: %s\n\n", engine::describe_device(g_device).c_str());
+  const char* graphs = std::getenv("QGF_CUDA_GRAPHS");
+  std::printf("device: %s%s\n\n", engine::describe_device(g_device).c_str(),
+              g_device == engine::Device::CUDA
+                  ? (graphs && std::string(graphs) == "1" ? " (CUDA-graph replay)" : " (no CUDA graphs)")
+                  : "");
   train_steps(quick);
   samplers(quick);
 }

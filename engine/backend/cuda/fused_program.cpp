@@ -11,6 +11,14 @@
 //
 // Kernels are cached in memory per spec (FusedKernelSpec::key) and on disk by NVRTC. QGF_CUDA_FUSION=0 turns
 // the fused path off (everything runs op by op), e.g. to compare the two.
+//
+// CUDA graphs (QGF_CUDA_GRAPHS=1; off by default until the replay path has been verified on a GPU). After two
+// ordinary runs (which compile every kernel and plan every matmul), one run is captured on the stream into a
+// CUDA graph, reading its arguments from staged device buffers and copying its results into static ones.
+// Every later call copies its arguments into the staged buffers, replays the graph with one launch, and
+// copies the results out into fresh tensors. The intermediates of the captured run are allocated and freed
+// inside the graph (cudaMallocAsync nodes). If capture fails (an operation that cannot be captured), the
+// program says why once and keeps running step by step.
 #include "engine/backend/cuda/fused_program.h"
 
 #include <cuda_runtime_api.h>
@@ -20,6 +28,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -40,6 +49,13 @@ bool fusion_enabled_by_env() {
   const char* v = std::getenv("QGF_CUDA_FUSION");
   return !(v && std::string(v) == "0");
 }
+
+bool graphs_enabled_by_env() {
+  const char* v = std::getenv("QGF_CUDA_GRAPHS");
+  return v && std::string(v) == "1";
+}
+
+size_t bytes_of(const Tensor& t) { return size_t(t.numel()) * itemsize(t.dtype()); }
 
 // ---- compiled kernels, shared by all programs ----
 
@@ -168,8 +184,21 @@ class CudaProgram final : public DeviceProgram {
       if (st.kind == PlannedStep::Kind::Fused) specs_.push_back(make_spec(st));
   }
 
+  ~CudaProgram() override {
+    if (exec_) (void)cudaGraphExecDestroy(exec_);
+  }
+
   std::vector<Tensor> run(const std::vector<Tensor>& args) override {
     std::lock_guard<std::mutex> lock(mu_);
+    if (graphs_ && !graph_failed_ && runs_ >= 2) {
+      if (std::optional<std::vector<Tensor>> out = replay(args)) return std::move(*out);
+    }
+    ++runs_;
+    return run_steps(args);
+  }
+
+ private:
+  std::vector<Tensor> run_steps(const std::vector<Tensor>& args) {
     std::vector<Tensor> env(g_.vars.size());
     for (size_t i = 0; i < args.size(); ++i) env[size_t(g_.inputs[i])] = args[i];
     if (consts_.empty() && !g_.consts.empty())  // moved once: they are the same every run
@@ -198,7 +227,82 @@ class CudaProgram final : public DeviceProgram {
     return out;
   }
 
- private:
+  // ---- CUDA graphs ----
+
+  void give_up_graphs(const std::string& why) {
+    graph_failed_ = true;
+    std::fprintf(stderr, "qgf: note: a jitted function runs without CUDA-graph replay: %s\n", why.c_str());
+  }
+
+  // Captures one run reading the staged buffers; false (and a note) when it cannot be captured.
+  bool capture(const std::vector<Tensor>& args) {
+    for (const Tensor& a : args) staged_.push_back(empty(a.shape(), a.dtype()));
+    for (int v : g_.outputs) results_.push_back(empty(g_.vars[size_t(v)].shape, g_.vars[size_t(v)].dtype));
+    std::vector<Tensor> staged = staged_;
+    for (size_t i = 0; i < staged.size(); ++i) staged[i].impl()->aval.weak = args[i].weak();
+    cudaStream_t st = stream();
+    check(cudaStreamSynchronize(st), "cuda graph", "cudaStreamSynchronize before capture");
+    check(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal), "cuda graph",
+          "cudaStreamBeginCapture");
+    std::string failure;
+    try {
+      std::vector<Tensor> outs = run_steps(staged);
+      for (size_t k = 0; k < outs.size() && failure.empty(); ++k) {
+        if (outs[k].device() != Device::CUDA || !outs[k].is_contiguous())
+          failure = "output " + std::to_string(k) + " is not a dense device tensor";
+        else if (bytes_of(outs[k]) > 0)
+          check(cudaMemcpyAsync(const_cast<void*>(results_[k].device_data()), outs[k].device_data(),
+                                bytes_of(outs[k]), cudaMemcpyDeviceToDevice, st),
+                "cuda graph", "cudaMemcpyAsync (result)");
+      }
+    } catch (const std::exception& e) {
+      failure = e.what();
+    }
+    cudaGraph_t graph = nullptr;
+    const cudaError_t end = cudaStreamEndCapture(st, &graph);
+    if (failure.empty() && end != cudaSuccess)
+      failure = std::string("cudaStreamEndCapture: ") + cudaGetErrorString(end);
+    if (failure.empty()) {
+      const cudaError_t inst = cudaGraphInstantiate(&exec_, graph, 0);
+      if (inst != cudaSuccess) failure = std::string("cudaGraphInstantiate: ") + cudaGetErrorString(inst);
+    }
+    if (graph) (void)cudaGraphDestroy(graph);
+    (void)cudaGetLastError();  // a failed capture leaves its error behind; it must not reach the next launch
+    if (!failure.empty()) {
+      exec_ = nullptr;
+      give_up_graphs(failure);
+      return false;
+    }
+    return true;
+  }
+
+  // Nothing (and the caller runs step by step) when this call's arguments cannot be staged.
+  std::optional<std::vector<Tensor>> replay(const std::vector<Tensor>& args) {
+    for (const Tensor& a : args)
+      if (a.device() == Device::CUDA && !a.is_contiguous()) return std::nullopt;  // rare: views as arguments
+    if (!exec_ && !capture(args)) return std::nullopt;
+    cudaStream_t st = stream();
+    for (size_t i = 0; i < args.size(); ++i) {
+      if (bytes_of(args[i]) == 0) continue;
+      const Tensor a = args[i].device() == Device::CUDA ? args[i] : to_device(args[i], Device::CUDA);
+      check(cudaMemcpyAsync(const_cast<void*>(staged_[i].device_data()), a.device_data(), bytes_of(a),
+                            cudaMemcpyDeviceToDevice, st),
+            "cuda graph", "cudaMemcpyAsync (argument)");
+    }
+    check(cudaGraphLaunch(exec_, st), "cuda graph", "cudaGraphLaunch");
+    std::vector<Tensor> out;
+    for (size_t k = 0; k < results_.size(); ++k) {
+      Tensor t = empty(results_[k].shape(), results_[k].dtype());
+      t.impl()->aval.weak = g_.vars[size_t(g_.outputs[k])].weak;
+      if (bytes_of(t) > 0)
+        check(cudaMemcpyAsync(const_cast<void*>(t.device_data()), results_[k].device_data(), bytes_of(t),
+                              cudaMemcpyDeviceToDevice, st),
+              "cuda graph", "cudaMemcpyAsync (result)");
+      out.push_back(std::move(t));
+    }
+    return out;
+  }
+
   // Registers: the group's outside operands (in first-use order), then one per equation.
   FusedKernelSpec make_spec(PlannedStep& st) {
     FusedKernelSpec spec;
@@ -286,6 +390,12 @@ class CudaProgram final : public DeviceProgram {
   std::vector<int> last_use_;
   std::vector<Tensor> consts_;
   std::mutex mu_;
+  // CUDA graphs
+  bool graphs_ = graphs_enabled_by_env();
+  bool graph_failed_ = false;
+  int runs_ = 0;
+  cudaGraphExec_t exec_ = nullptr;
+  std::vector<Tensor> staged_, results_;  // the captured run's arguments and results
 };
 
 std::unique_ptr<DeviceProgram> compile_for_cuda(const Graph& g) {
