@@ -90,7 +90,8 @@ std::string fused_kernel_source(const FusedKernelSpec& spec, const std::string& 
     << "extern \"C\" __global__ void __launch_bounds__(" << kThreads << ") " << name
     << "(int64_t numel, Dims shape";
   for (size_t k = 0; k < nin; ++k)
-    s << ", const " << c_type(spec.inputs[k].dtype) << "* __restrict__ in" << k << ", Dims st" << k;
+    s << ", const " << (spec.inputs[k].dtype == DT::Bool ? "uint8_t" : c_type(spec.inputs[k].dtype))
+      << "* __restrict__ in" << k << ", Dims st" << k;
   for (size_t k = 0; k < spec.outputs.size(); ++k)
     s << ", " << c_type(spec.reg_dtype(spec.outputs[k].reg)) << "* __restrict__ out" << k;
   s << ") {\n  using namespace engine::backend::cuda::ew;\n"
@@ -116,8 +117,11 @@ std::string fused_kernel_source(const FusedKernelSpec& spec, const std::string& 
     const char* idx = spec.inputs[k].read == FusedKernelSpec::Input::Read::Contiguous ? "i"
                       : spec.inputs[k].read == FusedKernelSpec::Input::Read::Scalar   ? "0"
                                                                                       : nullptr;
-    s << "    const " << c_type(spec.inputs[k].dtype) << " r" << k << " = in" << k << "["
-      << (idx ? std::string(idx) : "o" + std::to_string(k)) << "];\n";
+    // Bool operands are read as their storage byte, as the eager kernels and the CPU read them.
+    const bool is_bool = spec.inputs[k].dtype == DT::Bool;
+    s << "    const " << c_type(spec.inputs[k].dtype) << " r" << k << " = " << (is_bool ? "(" : "") << "in"
+      << k << "[" << (idx ? std::string(idx) : "o" + std::to_string(k)) << "]" << (is_bool ? " != 0)" : "")
+      << ";\n";
   }
   for (size_t j = 0; j < spec.instrs.size(); ++j) {
     const FusedKernelSpec::Instr& in = spec.instrs[j];

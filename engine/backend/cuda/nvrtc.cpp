@@ -79,7 +79,8 @@ const Nvrtc& lib() {
   return n;
 }
 
-// FNV-1a, 64-bit: names cache files; the file also stores the full key, which is compared on read.
+// FNV-1a, 64-bit: names cache files; the file also stores the full key (the source included), compared on
+// read.
 uint64_t fnv1a(const std::string& s) {
   uint64_t h = 1469598103934665603ull;
   for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
@@ -143,8 +144,15 @@ CompiledCode nvrtc_compile(const std::string& source, const std::string& kernel_
     raise(ErrorKind::Unsupported, "nvrtc", n.why, {}, {},
           "install the CUDA toolkit's NVRTC (libnvrtc), or set QGF_CUDA_FUSION=0 to run jit op by op");
   const bool real = arch.rfind("sm_", 0) == 0;
-  const std::string key = "nvrtc " + nvrtc_version() + " " + arch + " " + kernel_name + " " +
-                          std::to_string(fnv1a(source)) + " " + std::to_string(source.size());
+  // --fmad=false: no contraction of a multiply and an add into an FMA. The eager kernels compute each op
+  // separately and round in between; a fused kernel must round the same way to give the same numbers.
+  const std::string arch_flag = "-arch=" + arch;
+  const char* opts[] = {"--std=c++17", arch_flag.c_str(), "-default-device", "--fmad=false"};
+  std::string flags;
+  for (const char* o : opts) flags += std::string(o) + " ";
+  // The whole source is part of the key, stored in the file and compared on read: a hash collision between
+  // two kernels' names cannot load the wrong code.
+  const std::string key = "nvrtc " + nvrtc_version() + " " + flags + kernel_name + "\n" + source;
   const std::string dir = nvrtc_cache_dir();
   char hex[32];
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(fnv1a(key)));
@@ -170,10 +178,8 @@ CompiledCode nvrtc_compile(const std::string& source, const std::string& kernel_
   };
   nvrtcResult r = n.create(&prog, source.c_str(), (kernel_name + ".cu").c_str(), 0, nullptr, nullptr);
   if (r != NVRTC_SUCCESS) fail("creating the program", r);
-  const std::string arch_flag = "-arch=" + arch;
   // -default-device: functions without an execution space are device functions (the functors' helpers).
-  const char* opts[] = {"--std=c++17", arch_flag.c_str(), "-default-device"};
-  r = n.compile(prog, 3, opts);
+  r = n.compile(prog, int(sizeof opts / sizeof opts[0]), opts);
   if (r != NVRTC_SUCCESS) fail("compiling", r);
   CompiledCode out;
   out.cubin = real;

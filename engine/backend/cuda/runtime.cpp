@@ -45,6 +45,12 @@ Runtime& runtime() {
   return *rt;
 }
 
+// Set while this thread captures a CUDA graph on its own stream (StreamOverride): other threads keep using
+// the shared stream, so their work never lands in the graph.
+thread_local cudaStream_t t_override = nullptr;
+
+cudaStream_t current(const Runtime& r) { return t_override ? t_override : r.stream; }
+
 const Runtime& ready(const char* op) {
   const Runtime& r = runtime();
   if (!r.present) require_device(Device::CUDA, op);  // raises "no cuda device is present"
@@ -55,7 +61,7 @@ void* allocate(size_t bytes) {
   const Runtime& r = ready("allocate");
   void* p = nullptr;
   if (bytes == 0) bytes = 1;  // a valid, distinct pointer for empty tensors, as on the CPU
-  const cudaError_t err = cudaMallocAsync(&p, bytes, r.stream);
+  const cudaError_t err = cudaMallocAsync(&p, bytes, current(r));
   if (err != cudaSuccess) {
     (void)cudaGetLastError();
     raise(ErrorKind::Value, "allocate",
@@ -67,26 +73,27 @@ void* allocate(size_t bytes) {
 
 void deallocate(void* p) {
   if (!runtime().present) return;
-  (void)cudaFreeAsync(p, runtime().stream);  // stream-ordered: pending kernels that read p finish first
+  (void)cudaFreeAsync(p, current(runtime()));  // stream-ordered: pending kernels that read p finish first
 }
 
 void copy_to_host(void* dst, const void* src, size_t bytes) {
   const Runtime& r = ready("to_device");
-  check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, r.stream), "to_device",
+  check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, current(r)), "to_device",
         "cudaMemcpyAsync D2H");
-  check(cudaStreamSynchronize(r.stream), "to_device", "cudaStreamSynchronize");
+  check(cudaStreamSynchronize(current(r)), "to_device", "cudaStreamSynchronize");
 }
 
 void copy_from_host(void* dst, const void* src, size_t bytes) {
   const Runtime& r = ready("to_device");
   // From pageable memory this returns once the source has been staged, so the caller may reuse it.
-  check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, r.stream), "to_device",
+  check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, current(r)), "to_device",
         "cudaMemcpyAsync H2D");
 }
 
 void copy_on_device(void* dst, const void* src, size_t bytes) {
   const Runtime& r = ready("copy");
-  check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, r.stream), "copy", "cudaMemcpyAsync D2D");
+  check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, current(r)), "copy",
+        "cudaMemcpyAsync D2D");
 }
 
 std::string describe() {
@@ -99,7 +106,10 @@ std::string describe() {
 
 }  // namespace
 
-cudaStream_t stream() { return ready("cuda").stream; }
+cudaStream_t stream() { return current(ready("cuda")); }
+
+StreamOverride::StreamOverride(cudaStream_t s) : previous_(t_override) { t_override = s; }
+StreamOverride::~StreamOverride() { t_override = previous_; }
 
 void check(cudaError_t err, const char* op, const char* what) {
   if (err == cudaSuccess) return;
@@ -119,17 +129,22 @@ bool gpu_present() { return runtime().present; }
 int sm_count() { return ready("cuda").props.multiProcessorCount; }
 
 void register_device() {
-  DeviceBackend b;
-  b.name = "cuda";
-  b.available = [] { return runtime().present; };
-  b.describe = describe;
-  b.allocate = allocate;
-  b.deallocate = deallocate;
-  b.copy_to_host = copy_to_host;
-  b.copy_from_host = copy_from_host;
-  b.copy_on_device = copy_on_device;
-  b.synchronize = synchronize;
-  register_device_backend(Device::CUDA, b);
+  // Once: the device lookup (engine/core/device.cpp) and the kernel registry both ask for it, and
+  // re-registering would rewrite the hooks while other threads may be calling them.
+  static std::once_flag once;
+  std::call_once(once, [] {
+    DeviceBackend b;
+    b.name = "cuda";
+    b.available = [] { return runtime().present; };
+    b.describe = describe;
+    b.allocate = allocate;
+    b.deallocate = deallocate;
+    b.copy_to_host = copy_to_host;
+    b.copy_from_host = copy_from_host;
+    b.copy_on_device = copy_on_device;
+    b.synchronize = synchronize;
+    register_device_backend(Device::CUDA, b);
+  });
 }
 
 }  // namespace engine::backend::cuda

@@ -7,8 +7,20 @@
 
 namespace engine::backend::cuda {
 
-// All work goes to one stream, so kernels, copies and frees are ordered without events.
+// All work goes to one stream, so kernels, copies and frees are ordered without events. While a
+// StreamOverride is alive, this thread's work (kernels, copies, allocations and frees) goes to its stream
+// instead: CUDA-graph capture uses a private stream so that other threads' work cannot land in the graph.
 cudaStream_t stream();
+class StreamOverride {
+ public:
+  explicit StreamOverride(cudaStream_t s);
+  ~StreamOverride();
+  StreamOverride(const StreamOverride&) = delete;
+  StreamOverride& operator=(const StreamOverride&) = delete;
+
+ private:
+  cudaStream_t previous_;
+};
 // Raises engine::Error "[op] CUDA error in <what>: <message>" when err is not cudaSuccess.
 void check(cudaError_t err, const char* op, const char* what);
 // Checks the last kernel launch (cudaGetLastError) of `op`.
