@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/peer_state.h"
 #include "engine/compile/jit.h"
 #include "nn/checkpoint.h"
 #include "ops/api.h"
@@ -119,33 +120,12 @@ std::string config_json(const Options& o, const rl::AgentConfig& c) {
   return s.str();
 }
 
-// Path-named leaves (the peers rebuild nested dicts from the names).
+// Path-named leaves (the peers rebuild nested dicts from the names; bench/peer_state.h names them).
 void add_mlp(nn::Checkpoint& ck, const std::string& p, const nn::Mlp& m) {
-  for (size_t i = 0; i < m.hidden.size(); ++i) {
-    ck.add(p + "/hidden/" + std::to_string(i) + "/w", m.hidden[i].w);
-    ck.add(p + "/hidden/" + std::to_string(i) + "/b", m.hidden[i].b);
-  }
-  for (size_t i = 0; i < m.norms.size(); ++i) {
-    ck.add(p + "/norms/" + std::to_string(i) + "/scale", m.norms[i].scale);
-    ck.add(p + "/norms/" + std::to_string(i) + "/bias", m.norms[i].bias);
-  }
-  ck.add(p + "/head/w", m.head.w);
-  ck.add(p + "/head/b", m.head.b);
-}
-void add_adam(nn::Checkpoint& ck, const std::string& p, const nn::AdamState<nn::Mlp>& a) {
-  add_mlp(ck, p + "/mu", a.mu);
-  add_mlp(ck, p + "/nu", a.nu);
-  ck.add(p + "/count", a.count);
+  peers::for_each_mlp(p, m, [&](const std::string& name, const Tensor& t) { ck.add(name, t); });
 }
 void add_state(nn::Checkpoint& ck, const rl::AgentState& s) {
-  add_mlp(ck, "flow", s.flow);
-  add_mlp(ck, "critic/q", s.critic.q);
-  add_mlp(ck, "critic/q_target", s.critic.q_target);
-  add_mlp(ck, "critic/v", s.critic.v);
-  add_adam(ck, "flow_opt", s.flow_opt);
-  add_adam(ck, "q_opt", s.q_opt);
-  add_adam(ck, "v_opt", s.v_opt);
-  ck.add("key", s.key);
+  peers::for_each_state(s, [&](const std::string& name, const Tensor& t) { ck.add(name, t); });
 }
 
 Tensor bernoulli(const Tensor& key, int64_t n, double p) {
