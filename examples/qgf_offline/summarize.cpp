@@ -223,61 +223,85 @@ SummaryOutcome summarize_runs(const std::string& root, std::string output) {
         "over the test episodes, at the setting (guidance weight w, or GradStep's alpha) chosen on that "
         "seed's validation episodes. The row \"mean over tasks\" averages the task means; its error is "
         "sqrt(sum of SE^2) / tasks.\n\n"
-     << "Budget of every run (config.json): " << budget << "\n\n";
-  if (!differs.empty()) md << "**Settings that differ between runs:** " << differs << "\n\n";
+     << "Budget of every run (config.json): " << budget.substr(0, budget.size() - 2) << ".\n\n";
+  if (!differs.empty())
+    md << "**Settings that differ between runs:** " << differs.substr(0, differs.size() - 2) << ".\n\n";
 
   const std::string plot_dir = (fs::path(output).parent_path() / "plots").string();
   std::vector<std::string> charts;
-  for (const std::string& env : envs) {
-    md << "## " << env << ": test success by task\n\n| task | seeds |";
+  // One overview table of an environment: success or return per task and method (mean ± SE over seeds),
+  // then the mean over tasks. With `dat`, also the chart's data (success only).
+  auto overview = [&](const std::string& env, bool success, std::string* dat, int* rows) {
+    md << "## " << env << ": test " << (success ? "success" : "return") << " by task\n\n| task | seeds |";
     for (const std::string& m : methods) md << " " << m << " |";
-    md << "\n|---|---|" << [&] {
-      std::string s;
-      for (size_t i = 0; i < methods.size(); ++i) s += "---|";
-      return s;
-    }() << "\n";
-    std::string dat = "# task";
-    for (const std::string& m : methods) dat += " " + gp::safe_name(m) + "_mean se";
-    dat += "\n";
+    md << "\n|---|---|";
+    for (size_t i = 0; i < methods.size(); ++i) md << "---|";
+    md << "\n";
+    const int digits = success ? 2 : 1;
+    if (dat) {
+      *dat = "# task";
+      for (const std::string& m : methods) *dat += " " + gp::safe_name(m) + "_mean se";
+      *dat += "\n";
+    }
     std::vector<std::vector<Stat>> per_method(methods.size());
-    int rows = 0;  // bar groups in the chart
+    auto row = [&](const std::string& label, const std::vector<Stat*>& cells) {
+      if (!dat) return;
+      *dat += "\"" + label + "\"";
+      for (const Stat* c : cells) *dat += " " + gp::f(c ? c->mean : NAN) + " " + gp::f(c ? c->se : NAN);
+      *dat += "\n";
+      ++*rows;
+    };
     for (const auto& [key, g] : groups) {
       if (g.env != env) continue;
       std::string seeds;
       for (const RunRecord* r : g.runs) seeds += (seeds.empty() ? "" : ", ") + std::to_string(r->seed);
       md << "| " << g.task << " | " << seeds << " |";
-      dat += "\"task " + std::to_string(g.task) + "\"";
-      ++rows;
+      std::vector<Stat> stats(methods.size());
+      std::vector<Stat*> cells(methods.size(), nullptr);
       for (size_t k = 0; k < methods.size(); ++k) {
-        const auto [s, n] = stat_of(g, methods[k], true);
-        const auto [ret, n2] = stat_of(g, methods[k], false);
-        md << " " << (n ? pm(s, 2) : "-") << " |";
-        dat += " " + gp::f(n ? s.mean : NAN) + " " + gp::f(n ? s.se : NAN);
+        const auto [st, n] = stat_of(g, methods[k], success);
+        md << " " << (n ? pm(st, digits) : "-") << " |";
         if (n) {
-          per_method[k].push_back(s);
-          csv += env + "," + std::to_string(g.task) + "," + methods[k] + "," + std::to_string(n) + "," +
-                 gp::f(s.mean) + "," + gp::f(s.se) + "," + gp::f(ret.mean) + "," + gp::f(ret.se) + "\n";
+          stats[k] = st;
+          cells[k] = &stats[k];
+          per_method[k].push_back(st);
         }
       }
       md << "\n";
-      dat += "\n";
+      row("task " + std::to_string(g.task), cells);
     }
     md << "| mean over tasks | |";
-    dat += "\"mean of tasks\"";
-    ++rows;
-    for (const std::vector<Stat>& ss : per_method) {
-      Stat all;
+    std::vector<Stat> means(methods.size());
+    std::vector<Stat*> cells(methods.size(), nullptr);
+    for (size_t k = 0; k < methods.size(); ++k) {
+      const std::vector<Stat>& ss = per_method[k];
       double var = 0;
-      for (const Stat& s : ss) {
-        all.mean += s.mean / double(ss.size());
-        var += s.se * s.se;
+      for (const Stat& st : ss) {
+        means[k].mean += st.mean / double(ss.size());
+        var += st.se * st.se;
       }
-      all.se = ss.empty() ? 0 : std::sqrt(var) / double(ss.size());
-      md << " " << (ss.empty() ? "-" : pm(all, 2)) << " |";
-      dat += " " + gp::f(ss.empty() ? NAN : all.mean) + " " + gp::f(ss.empty() ? NAN : all.se);
+      means[k].se = ss.empty() ? 0 : std::sqrt(var) / double(ss.size());
+      md << " " << (ss.empty() ? "-" : pm(means[k], digits)) << " |";
+      if (!ss.empty()) cells[k] = &means[k];
     }
     md << "\n\n";
-    dat += "\n";
+    row("mean of tasks", cells);
+  };
+
+  for (const auto& [key, g] : groups)
+    for (const std::string& m : methods) {
+      const auto [st, n] = stat_of(g, m, true);
+      const auto [ret, n2] = stat_of(g, m, false);
+      if (n)
+        csv += g.env + "," + std::to_string(g.task) + "," + m + "," + std::to_string(n) + "," +
+               gp::f(st.mean) + "," + gp::f(st.se) + "," + gp::f(ret.mean) + "," + gp::f(ret.se) + "\n";
+    }
+
+  for (const std::string& env : envs) {
+    std::string dat;
+    int rows = 0;  // bar groups in the chart
+    overview(env, true, &dat, &rows);
+    overview(env, false, nullptr, nullptr);
 
     // The chart: one group of bars per task (and the mean), one bar per method, standard errors as bars.
     const std::string name = "summary_" + gp::safe_name(env);
