@@ -75,12 +75,6 @@ std::string device_arch() {
   return "sm_" + std::to_string(major) + std::to_string(minor);
 }
 
-uint64_t fnv1a(const std::string& s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-  return h;
-}
-
 // Compiles (or finds) the kernel of a spec; throws engine::Error when NVRTC or the load fails.
 const LoadedKernel* kernel_for(const FusedKernelSpec& spec) {
   static std::mutex mu;

@@ -79,14 +79,6 @@ const Nvrtc& lib() {
   return n;
 }
 
-// FNV-1a, 64-bit: names cache files; the file also stores the full key (the source included), compared on
-// read.
-uint64_t fnv1a(const std::string& s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-  return h;
-}
-
 constexpr char kMagic[] = "QGF-NVRTC-1\n";
 
 std::vector<char> read_cached(const std::string& path, const std::string& key) {
@@ -119,6 +111,12 @@ void write_cached(const std::string& path, const std::string& key, const std::ve
 }
 
 }  // namespace
+
+uint64_t fnv1a(const std::string& s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
 
 bool nvrtc_available() { return lib().ok; }
 std::string nvrtc_unavailable_reason() { return lib().why; }

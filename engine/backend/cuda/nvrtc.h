@@ -2,6 +2,7 @@
 // on first use rather than linked, so binaries start on machines without it (jit on CUDA then runs its
 // graphs op by op; nvrtc_available() says which). Host-side C++.
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -29,5 +30,8 @@ CompiledCode nvrtc_compile(const std::string& source, const std::string& kernel_
 // $QGF_CACHE_DIR, else $XDG_CACHE_HOME/qgf, else $HOME/.cache/qgf; then /nvrtc. Empty when none is set
 // (nothing is cached on disk then).
 std::string nvrtc_cache_dir();
+
+// FNV-1a, 64-bit: names cache files here and fused kernels (fused_program.cpp).
+uint64_t fnv1a(const std::string& s);
 
 }  // namespace engine::backend::cuda
