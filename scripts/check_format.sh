@@ -16,7 +16,13 @@ fi
 
 dirs=()
 for d in engine ops nn rl examples bench tests; do [[ -d $d ]] && dirs+=("$d"); done
-mapfile -t files < <(find "${dirs[@]}" -type f \( -name '*.cpp' -o -name '*.h' \) | LC_ALL=C sort)
+# The project's own files: tracked or new, never git-ignored ones (virtual environments carry C headers).
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  mapfile -t files < <(git ls-files --cached --others --exclude-standard -- "${dirs[@]}" |
+    grep -E '\.(cpp|h)$' | while read -r f; do [[ -f $f ]] && echo "$f"; done | LC_ALL=C sort)
+else
+  mapfile -t files < <(find "${dirs[@]}" -type f \( -name '*.cpp' -o -name '*.h' \) | LC_ALL=C sort)
+fi
 
 bad=()
 for f in "${files[@]}"; do

@@ -24,6 +24,9 @@ PACKAGES=(
   gnuplot-nox       # qgf_offline's plots (PNG via cairo, SVG); optional at run time: without it the scripts stay
   libmujoco-dev     # MuJoCo 2.2 C library: the built-in point-maze environment and its data generator (rl/envs)
   clang-format      # scripts/check_format.sh
+  python3-dev       # Python headers: examples/ogbench's qgf_bridge module (skipped by the build without them)
+  pybind11-dev      # C++ <-> Python bindings of qgf_bridge (header-only)
+  python3-venv      # examples/ogbench/install.sh and bench/peers/install.sh create virtual environments
 )
 # shellcheck disable=SC2206
 PACKAGES+=(${QGF_EXTRA_PACKAGES:-})

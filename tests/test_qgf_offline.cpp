@@ -17,6 +17,12 @@
 
 #include "engine/core/device.h"
 #include "examples/qgf_offline/app.h"
+#include "examples/qgf_offline/config.h"
+#include "examples/qgf_offline/env.h"
+#include "examples/qgf_offline/interrupt.h"
+#include "examples/qgf_offline/ogbench_env.h"
+#include "examples/qgf_offline/policy.h"
+#include "rl/data/npz_writer.h"
 
 namespace {
 
@@ -293,6 +299,156 @@ TEST_F(QgfOffline, PointMazeSmokeRun) {
   EXPECT_TRUE(fs::exists(fs::path(d) / "results.md"));
   EXPECT_TRUE(fs::exists(fs::path(d) / "results.csv"));
   EXPECT_TRUE(fs::exists(fs::path(d) / "dataset.npz"));
+}
+
+// A stand-in for the Python bridge's batch of OGBench environments: a point that moves by the first
+// action entry and succeeds past x = 0.5 (so guided and unguided methods can differ), with the OGBench
+// task's observation and action sizes.
+class FakeManipulationEnv : public qgf_offline::Env {
+ public:
+  FakeManipulationEnv(const qgf_offline::OgbenchSpec& spec, int task) : spec_(spec), task_(task) {}
+  std::string name() const override { return spec_.name; }
+  int64_t obs_dim() const override { return spec_.obs_dim; }
+  int64_t action_dim() const override { return spec_.action_dim; }
+  int max_steps() const override { return 12; }
+  engine::Tensor reset(int64_t batch, uint64_t) override {
+    x_.assign(size_t(batch), 0.f);
+    done_.assign(size_t(batch), 0);
+    return obs();
+  }
+  qgf_offline::StepResult step(const engine::Tensor& actions) override {
+    if (++steps_ == interrupt_at) qgf_offline::request_interrupt();  // Ctrl-C in the middle of an episode
+    const std::vector<float> a = actions.to_vector<float>();
+    qgf_offline::StepResult r;
+    for (size_t i = 0; i < x_.size(); ++i) {
+      x_[i] += 0.1f * a[i * size_t(spec_.action_dim)];
+      const bool ok = x_[i] > 0.5f;
+      r.reward.push_back(ok ? 0.f : -1.f);
+      r.success.push_back(ok);
+      done_[i] = done_[i] || ok;
+      r.done.push_back(done_[i]);
+    }
+    r.obs = obs();
+    return r;
+  }
+  int task() const { return task_; }
+  int interrupt_at = -1;
+
+ private:
+  engine::Tensor obs() const {
+    std::vector<float> o(x_.size() * size_t(spec_.obs_dim), 0.f);
+    for (size_t i = 0; i < x_.size(); ++i) o[i * size_t(spec_.obs_dim)] = x_[i];
+    return engine::Tensor::from_vector(o, {int64_t(x_.size()), spec_.obs_dim});
+  }
+  qgf_offline::OgbenchSpec spec_;
+  int task_;
+  std::vector<float> x_;
+  std::vector<uint8_t> done_;
+  int steps_ = 0;
+};
+
+// An OGBench-format file as examples/ogbench/generate.py writes it: raw layout, with task 2's relabelled
+// rewards and masks only.
+void write_manipulation_data(const std::string& path, int64_t rows) {
+  const size_t n = size_t(rows);
+  std::vector<float> obs(n * 28), act(n * 5), rew(n), mask(n), term(n);
+  for (int64_t t = 0; t < rows; ++t) {
+    obs[size_t(t * 28)] = float(t % 50) / 50.f;
+    act[size_t(t * 5)] = 0.5f;
+    rew[size_t(t)] = t % 50 > 25 ? 0.f : -1.f;
+    mask[size_t(t)] = t % 50 > 25 ? 0.f : 1.f;
+    term[size_t(t)] = t % 50 == 49 ? 1.f : 0.f;
+  }
+  rl::write_npz(path, {{"observations", engine::Tensor::from_vector(obs, {rows, 28})},
+                       {"actions", engine::Tensor::from_vector(act, {rows, 5})},
+                       {"terminals", engine::Tensor::from_vector(term, {rows})},
+                       {"rewards_task2", engine::Tensor::from_vector(rew, {rows})},
+                       {"masks_task2", engine::Tensor::from_vector(mask, {rows})}});
+}
+
+// OGBench manipulation tasks: trained here from the relabelled members of the file, refused for anything
+// that runs episodes without the bridge, and evaluated through an installed external environment exactly
+// like a built-in one; the trained run serves as a Policy.
+TEST_F(QgfOffline, OgbenchTaskTrainsHereAndRunsEpisodesThroughTheBridgeHook) {
+  const std::string data = dir("cube.npz"), d = dir("cube"), other = dir("cube-task3");
+  write_manipulation_data(data, 200);
+  const std::vector<std::string> budget = {"--data",
+                                           data,
+                                           "--steps",
+                                           "20",
+                                           "--batch",
+                                           "16",
+                                           "--hidden",
+                                           "16,16",
+                                           "--flow-steps",
+                                           "3",
+                                           "--checkpoint-every",
+                                           "10",
+                                           "--log-every",
+                                           "10",
+                                           "--quiet"};
+  auto cmd = [&](std::vector<std::string> head) {
+    head.insert(head.end(), budget.begin(), budget.end());
+    return head;
+  };
+  ASSERT_EQ(qgf_offline::find_ogbench_spec("cube-single")->default_task, 2);
+  Outcome o = run(cmd({"train", "--env", "cube-single", "--results", d}));  // the default task: 2
+  ASSERT_EQ(o.rc, 0) << o.err;
+  EXPECT_TRUE(contains(slurp(fs::path(d) / "config.json"), "\"task\": 2"));
+
+  o = run(cmd({"train", "--env", "cube-single", "--task", "3", "--results", other}));
+  EXPECT_EQ(o.rc, 1);
+  EXPECT_TRUE(contains(o.err, "rewards_task3") && contains(o.err, "examples/ogbench/generate.py")) << o.err;
+  o = run({"generate", "--env", "cube-single", "--results", other, "--quiet"});
+  EXPECT_EQ(o.rc, 2);
+  EXPECT_TRUE(contains(o.err, "examples/ogbench/generate.py")) << o.err;
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"evaluate", "--results", d, "--quiet"},
+        cmd({"train", "--env", "cube-single", "--results", other, "--eval-every", "10"})}) {
+    o = run(args);
+    EXPECT_EQ(o.rc, 2) << args[0];
+    EXPECT_TRUE(contains(o.err, "examples/ogbench/evaluate.py")) << o.err;
+  }
+
+  int made_for_task = 0;
+  qgf_offline::set_external_env_factory([&](const qgf_offline::OgbenchSpec& spec, int task) {
+    made_for_task = task;
+    return std::make_unique<FakeManipulationEnv>(spec, task);
+  });
+  o = run({"evaluate", "--results", d, "--methods", "BC,QGF", "--weights", "0.1", "--eval-episodes", "3",
+           "--val-episodes", "2", "--no-plots", "--quiet"});
+  qgf_offline::set_external_env_factory({});
+  ASSERT_EQ(o.rc, 0) << o.err;
+  EXPECT_EQ(made_for_task, 2);
+  const std::vector<std::string> csv = lines(fs::path(d) / "results.csv");
+  ASSERT_EQ(csv.size(), 3u) << slurp(fs::path(d) / "results.csv");
+  EXPECT_TRUE(contains(csv[2], "QGF,")) << csv[2];
+
+  // Ctrl-C during an episode batch stops the evaluation there, with the rerun hint, and logs nothing partial.
+  const size_t logged = lines(fs::path(d) / "evals.jsonl").size();
+  qgf_offline::set_external_env_factory([&](const qgf_offline::OgbenchSpec& spec, int task) {
+    auto env = std::make_unique<FakeManipulationEnv>(spec, task);
+    env->interrupt_at = 3;
+    return env;
+  });
+  o = run({"evaluate", "--results", d, "--methods", "BC", "--eval-episodes", "3", "--val-episodes", "2",
+           "--no-plots", "--quiet"});
+  qgf_offline::set_external_env_factory({});
+  EXPECT_EQ(o.rc, 130) << o.err;
+  EXPECT_TRUE(contains(o.err, "interrupted during evaluation")) << o.err;
+  EXPECT_EQ(lines(fs::path(d) / "evals.jsonl").size(), logged);
+
+  qgf_offline::Policy policy(d);
+  EXPECT_EQ(policy.checkpoint_step(), 20);
+  const engine::Tensor obs = engine::Tensor::from_vector(std::vector<float>(4 * 28, 0.1f), {4, 28});
+  const engine::Tensor a = policy.sample(obs, "QGF", 0.1, 5), b = policy.sample(obs, "QGF", 0.1, 5);
+  EXPECT_EQ(a.shape(), (engine::Shape{4, 5, 5}));
+  EXPECT_EQ(a.to_vector<float>(), b.to_vector<float>());
+  EXPECT_NE(a.to_vector<float>(), policy.sample(obs, "QGF", 0.1, 6).to_vector<float>());
+  EXPECT_THROW(
+      policy.sample(engine::Tensor::from_vector(std::vector<float>(4 * 27, 0.f), {4, 27}), "QGF", 0.1, 0),
+      qgf_offline::UsageError);
+  EXPECT_THROW(policy.sample(obs, "NoSuchMethod", 0.1, 0), qgf_offline::UsageError);
 }
 
 }  // namespace

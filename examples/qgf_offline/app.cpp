@@ -16,6 +16,7 @@
 #include "env.h"
 #include "evaluate.h"
 #include "interrupt.h"
+#include "ogbench_env.h"
 #include "plots.h"
 #include "progress.h"
 #include "report.h"
@@ -94,9 +95,10 @@ void evaluate_and_report(const Run& r, Env& env, Evaluator& ev, const TrainResul
   info("evaluate: " + format_duration(rep.seconds) + "; tables in " + r.paths.dir +
        "/results.md, results.csv, sweep.csv; log " + r.paths.evals());
   if (!r.cfg.plots) return;
-  std::optional<rl::Dataset> ds;  // only for the data panel: a problem with it must not cost the results
+  std::optional<rl::Dataset>
+      ds;  // only for the bandit's data panel: a problem with it must not cost the results
   try {
-    if (fs::exists(r.paths.data)) ds = load_run_dataset(r.paths, env);
+    if (r.cfg.env == "bandit" && fs::exists(r.paths.data)) ds = load_run_dataset(r.paths, env);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "qgf_offline: note: the plots leave out the data set: %s\n", e.what());
   }
@@ -145,6 +147,12 @@ int run_command(const CliArgs& cli) {
   if (r.cfg.threads > 0) omp_set_num_threads(r.cfg.threads);
   // A missing backend or GPU is reported before data generation or training starts.
   if (cmd != "generate") engine::require_device(engine::parse_device(r.cfg.device), "qgf_offline --device");
+  // So is an OGBench task run outside the Python bridge, for the commands that run episodes.
+  if (cmd == "evaluate" || cmd == "all")
+    require_episode_backend(r.cfg.env, "qgf_offline " + cmd);
+  else if (cmd == "train" && r.cfg.eval_every > 0)
+    require_episode_backend(r.cfg.env,
+                            "qgf_offline train with --eval-every " + std::to_string(r.cfg.eval_every));
 
   if (cmd == "generate") {
     save_config(r);
@@ -185,6 +193,15 @@ int run_command(const CliArgs& cli) {
 }
 
 }  // namespace
+
+Config saved_run_config(const std::string& results) {
+  if (!fs::exists(results + "/config.json"))
+    throw UsageError("'" + results + "' holds no qgf_offline run (no config.json); train one there first");
+  CliArgs cli;
+  cli.overrides["results"] = results;
+  return resolve(cli).cfg;
+}
+
 }  // namespace qgf_offline
 
 int qgf_offline_main(int argc, char** argv) {

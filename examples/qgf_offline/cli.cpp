@@ -67,7 +67,7 @@ CliArgs parse_cli(int argc, char** argv) {
                        "run directory (default runs/<env>-<name or timestamp>)");
   setting<std::string>(app, ov, "--name", "name", "names the default run directory runs/<env>-<name>");
   setting<std::string>(app, ov, "--env", "env", "environment (default pointmaze-medium, task 1):" + envs);
-  setting<int>(app, ov, "--task", "task", "task id for the pointmaze (1..5)");
+  setting<int>(app, ov, "--task", "task", "single-task id (1..5) of a point maze or an OGBench task");
   setting<uint64_t>(app, ov, "--seed", "seed",
                     "seed of the data, the networks, the batches and the episodes");
   setting<std::string>(app, ov, "--data", "data", "data set .npz (default <results>/dataset.npz)");

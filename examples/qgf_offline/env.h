@@ -3,9 +3,9 @@
 // them by one control step. Episodes that have finished keep reporting done (their actions are ignored), so
 // the evaluator can issue one sampler call per control step for the whole batch.
 //
-// Implemented today: the 2-D multimodal bandit (bandit_env.h). The MuJoCo pointmaze plugs in through the
-// hook marked HOOK(pointmaze) in env_registry.cpp: an Env adapter over rl::PointMaze's batched stepping
-// helper, and its OGBench-format data generator.
+// Implemented: the 2-D multimodal bandit (bandit_env.h), the MuJoCo point mazes (pointmaze_env.h), and
+// OGBench's manipulation tasks, stepped in the official Python environment through examples/ogbench's
+// bridge (ogbench_env.h).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -41,6 +41,8 @@ class Env {
   // The loaded data set as training needs it for this task, e.g. rewards relabelled for a single-task
   // pointmaze (rl::relabel_pointmaze_singletask). Default: unchanged.
   virtual rl::Dataset prepare_dataset(const rl::Dataset& ds) const { return ds; }
+  // Which members of the data file hold this task's rewards and masks. Default: "rewards" and "masks".
+  virtual rl::DatasetMembers dataset_members() const { return {}; }
 };
 
 struct Config;

@@ -17,9 +17,6 @@ using nlohmann::json;
 
 namespace {
 
-using SampleFn =
-    std::function<Tensor(const rl::AgentState&, const Tensor& obs, const Tensor& noise, const Tensor& w)>;
-
 // One compiled executable per method (per alpha for GradStep, whose step size is a static option); the
 // weight, the observations and the noise are runtime inputs, so a sweep over w reuses it.
 template <class F>
@@ -31,6 +28,10 @@ SampleFn jitted(F f, const std::string& name) {
     return (*j)(s.flow, s.critic.q, o, z, w);
   };
 }
+
+bool uses_best_of_n(const std::string& method) { return method == "BoN" || method == "QGF+BoN"; }
+
+}  // namespace
 
 SampleFn make_sampler(const std::string& method, double alpha, const Config& cfg,
                       const rl::AgentConfig& agent) {
@@ -63,7 +64,13 @@ SampleFn make_sampler(const std::string& method, double alpha, const Config& cfg
   throw UsageError("unknown method '" + method + "'");
 }
 
-bool uses_best_of_n(const std::string& method) { return method == "BoN" || method == "QGF+BoN"; }
+Tensor method_noise(const std::string& method, const Config& cfg, const Tensor& key, int64_t batch,
+                    int64_t chunk_dim) {
+  return uses_best_of_n(method) ? ops::random_normal(key, {cfg.best_of_n, batch, chunk_dim})
+                                : ops::random_normal(key, {batch, chunk_dim});
+}
+
+namespace {
 
 void mean_se(const std::vector<double>& x, double& mean, double& se) {
   const double n = double(x.size());
@@ -163,12 +170,16 @@ EvalStats Evaluator::run(const std::string& method, double value, const rl::Agen
       record->obs[i].assign(o.begin() + long(i) * env.obs_dim(), o.begin() + long(i + 1) * env.obs_dim());
   }
   std::vector<float> chunk, act(size_t(e * a));
+  bool complete = true;
   for (int t = 0; t < env.max_steps(); ++t) {
+    if (interrupted()) {  // a long episode batch (a slow Python environment) must not delay Ctrl-C
+      complete = false;
+      break;
+    }
     const int64_t k = t % h;
     if (k == 0) {  // one sampler call for every episode's next chunk
       const Tensor key = ops::random_fold_in(base_key, uint32_t(t));
-      const Tensor noise = uses_best_of_n(method) ? ops::random_normal(key, {impl_->cfg.best_of_n, e, ha})
-                                                  : ops::random_normal(key, {e, ha});
+      const Tensor noise = method_noise(method, impl_->cfg, key, e, ha);
       chunk =
           fn(state, engine::to_device(obs, device), engine::to_device(noise, device), w).to_vector<float>();
     }
@@ -195,6 +206,7 @@ EvalStats Evaluator::run(const std::string& method, double value, const rl::Agen
   }
   EvalStats st;
   st.episodes = e;
+  st.complete = complete;
   mean_se(succ, st.success_mean, st.success_se);
   mean_se(ret, st.return_mean, st.return_se);
   if (record) {
@@ -234,6 +246,7 @@ EvalReport evaluate_all(const Config& cfg, Evaluator& ev, const rl::AgentState& 
         const bool val = std::string(split) == "validation";
         const EvalStats st =
             ev.run(m, v, s, val ? cfg.val_episodes : cfg.eval_episodes, val ? val_seed : test_seed);
+        if (!st.complete) stop_if_interrupted();
         (val ? p.val : p.test) = st;
         json rec = stats_json(st);
         rec.update(json{{"phase", "final"},
@@ -256,7 +269,8 @@ EvalReport evaluate_all(const Config& cfg, Evaluator& ev, const rl::AgentState& 
     if (mr.info.name != "BC" && mr.info.name != "QGF") continue;
     stop_if_interrupted();
     Rollouts r;
-    ev.run(mr.info.name, mr.headline().value, s, cfg.eval_episodes, test_seed, &r);
+    if (!ev.run(mr.info.name, mr.headline().value, s, cfg.eval_episodes, test_seed, &r).complete)
+      stop_if_interrupted();
     r.label =
         mr.info.name + (mr.info.knob.empty() ? "" : " (w = " + format_number(mr.headline().value) + ")");
     rep.showcase.push_back(std::move(r));

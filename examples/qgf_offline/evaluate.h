@@ -4,6 +4,7 @@
 // validation seeds, which choose the setting, and on test seeds, which are reported. The headline number
 // of a method is its test result at the setting that did best on validation, never the best test result.
 #pragma once
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -19,6 +20,7 @@ struct EvalStats {
   int64_t episodes = 0;
   double success_mean = 0, success_se = 0;  // standard error of the mean over episodes
   double return_mean = 0, return_se = 0;
+  bool complete = true;  // false: Ctrl-C stopped the episodes early; the numbers mean nothing
 };
 nlohmann::json stats_json(const EvalStats& s);
 
@@ -57,6 +59,18 @@ struct EvalReport {
 };
 
 uint64_t split_seed(uint64_t seed, const std::string& split);  // "validation" / "test" / "monitor"
+
+// One jitted sampler per method (per alpha for GradStep, a static option; BC, QGF, QGF-Jacobian, QFQL,
+// BoN, QGF+BoN, GradStep): (state, obs [B, obs_dim], noise, w) -> action chunks [B, H * action_dim]. The
+// guidance weight w is a runtime input, so one sampler serves a whole sweep.
+using SampleFn =
+    std::function<Tensor(const rl::AgentState&, const Tensor& obs, const Tensor& noise, const Tensor& w)>;
+SampleFn make_sampler(const std::string& method, double alpha, const Config& cfg,
+                      const rl::AgentConfig& agent);
+// The sampler's starting noise for `batch` chunks: [best_of_n, batch, chunk_dim] for the best-of-N methods,
+// else [batch, chunk_dim].
+Tensor method_noise(const std::string& method, const Config& cfg, const Tensor& key, int64_t batch,
+                    int64_t chunk_dim);
 
 class Evaluator {
  public:

@@ -9,6 +9,7 @@
 
 #include "bandit_env.h"
 #include "gnuplot.h"
+#include "ogbench_env.h"
 #include "pointmaze_env.h"
 #include "rl/envs/maze_layouts.h"
 
@@ -286,6 +287,7 @@ std::string maze_rollouts(const Config& cfg, const EvalReport& rep, const std::s
 std::string write_env_plot(const Config& cfg, const EvalReport& rep, const rl::Dataset* ds,
                            const std::string& dir) {
   if (cfg.env == "bandit") return bandit_samples(cfg, rep, ds, dir);
+  if (find_ogbench_spec(cfg.env)) return "";  // manipulation: the curves and the sweep only
   return maze_rollouts(cfg, rep, dir);
 }
 

@@ -41,7 +41,8 @@ rl::Dataset load_run_dataset(const RunPaths& paths, const Env& env) {
     throw std::runtime_error("no data set at '" + paths.data +
                              "'\n  hint: run `qgf_offline generate --results " + paths.dir +
                              "` first, or pass --data FILE (an OGBench-format .npz)");
-  rl::Dataset ds = env.prepare_dataset(rl::clip_dataset_actions(rl::load_dataset(paths.data)));
+  rl::Dataset ds =
+      env.prepare_dataset(rl::clip_dataset_actions(rl::load_dataset(paths.data, env.dataset_members())));
   if (ds.size() == 0) throw std::runtime_error("data set '" + paths.data + "' has no transitions");
   if (ds.obs_dim() != env.obs_dim() || ds.action_dim() != env.action_dim())
     throw std::runtime_error("data set '" + paths.data + "' has obs_dim " + std::to_string(ds.obs_dim()) +
@@ -142,6 +143,7 @@ TrainResult run_train(const Config& cfg, const RunPaths& paths, Env& env, const 
       for (const std::string m : {"BC", "QGF"}) {
         const double w = m == "QGF" ? cfg.monitor_weight : 0.0;
         const EvalStats st = monitor->run(m, w, res.state, cfg.val_episodes, monitor_seed);
+        if (!st.complete) break;  // Ctrl-C: the checkpoint and the message follow below
         json rec = stats_json(st);
         rec.update(json{{"phase", "train"},
                         {"step", step},

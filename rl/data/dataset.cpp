@@ -32,15 +32,18 @@ struct Column {
 Column column(const std::map<std::string, Tensor>& arrays, const std::string& key, int rank, bool float_only,
               const std::string& source) {
   const Tensor& t = arrays.at(key);
-  if (!t.defined() || !t.is_concrete()) fail(source, key, "value", "is not a concrete tensor", "pass host arrays");
+  if (!t.defined() || !t.is_concrete())
+    fail(source, key, "value", "is not a concrete tensor", "pass host arrays");
   if (t.ndim() != rank)
     fail(source, key, "shape",
          "has shape " + engine::shape_str(t.shape()) + ", expected rank " + std::to_string(rank) +
              (rank == 2 ? " [N, dim]" : " [N]"),
-         rank == 2 ? "store it as a 2-D array (reshape a 1-D feature to [N, 1]); image observations are not supported"
+         rank == 2 ? "store it as a 2-D array (reshape a 1-D feature to [N, 1]); image observations are not "
+                     "supported"
                    : "store one value per row (a 1-D array)");
   if (float_only && !engine::is_float(t.dtype()))
-    fail(source, key, "descr", std::string("has dtype ") + engine::dtype_name(t.dtype()) + ", expected a float type",
+    fail(source, key, "descr",
+         std::string("has dtype ") + engine::dtype_name(t.dtype()) + ", expected a float type",
          "store it as '<f4' (arr.astype(np.float32))");
   Column c;
   c.rows = t.dim(0);
@@ -57,8 +60,9 @@ Column column(const std::map<std::string, Tensor>& arrays, const std::string& ke
   for (size_t i = 0; i < c.v.size(); ++i)
     if (!std::isfinite(c.v[i]))
       fail(source, key, "data",
-           "element " + std::to_string(i) + " (row " + std::to_string(int64_t(i) / std::max<int64_t>(c.width, 1)) +
-               ") is " + std::to_string(c.v[i]) + " after conversion to f32",
+           "element " + std::to_string(i) + " (row " +
+               std::to_string(int64_t(i) / std::max<int64_t>(c.width, 1)) + ") is " + std::to_string(c.v[i]) +
+               " after conversion to f32",
            "clean the data set: every value must be finite (and fit in f32)");
   return c;
 }
@@ -86,7 +90,8 @@ std::vector<float> take_rows(const std::vector<float>& v, int64_t width, const s
 Dataset make_dataset(const std::map<std::string, Tensor>& arrays, const std::string& source) {
   for (const char* need : {"observations", "actions", "terminals"})
     if (!arrays.count(need))
-      fail(source, need, "key", "is missing", "an OGBench data set has 'observations', 'actions' and 'terminals'");
+      fail(source, need, "key", "is missing",
+           "an OGBench data set has 'observations', 'actions' and 'terminals'");
   Column obs = column(arrays, "observations", 2, true, source);
   Column act = column(arrays, "actions", 2, true, source);
   Column term = column(arrays, "terminals", 1, false, source);
@@ -96,7 +101,8 @@ Dataset make_dataset(const std::map<std::string, Tensor>& arrays, const std::str
   check_rows(term, n, "terminals", source);
   for (int64_t i = 0; i < n; ++i)
     if (term.v[size_t(i)] != 0.f && term.v[size_t(i)] != 1.f)
-      fail(source, "terminals", "data", "row " + std::to_string(i) + " is " + std::to_string(term.v[size_t(i)]),
+      fail(source, "terminals", "data",
+           "row " + std::to_string(i) + " is " + std::to_string(term.v[size_t(i)]),
            "terminals must be 0 or 1 (1 on the last step of each trajectory)");
 
   bool has_next = arrays.count("next_observations") != 0;
@@ -108,7 +114,8 @@ Dataset make_dataset(const std::map<std::string, Tensor>& arrays, const std::str
     check_rows(next, n, "next_observations", source);
     if (next.width != obs.width)
       fail(source, "next_observations", "shape",
-           "has " + std::to_string(next.width) + " columns but 'observations' has " + std::to_string(obs.width),
+           "has " + std::to_string(next.width) + " columns but 'observations' has " +
+               std::to_string(obs.width),
            "next_observations must have the observations' shape");
   }
   if (has_rewards) {
@@ -135,7 +142,8 @@ Dataset make_dataset(const std::map<std::string, Tensor>& arrays, const std::str
     if (term.v[size_t(n - 1)] != 1.f)
       fail(source, "terminals", "data",
            "the last row is not terminal, so the last trajectory's final state has no successor",
-           "the file may be truncated: end the last trajectory with terminals = 1, or store next_observations");
+           "the file may be truncated: end the last trajectory with terminals = 1, or store "
+           "next_observations");
     for (int64_t i = 0; i < n; ++i)
       if (term.v[size_t(i)] == 0.f) {
         rows.push_back(i);
@@ -151,8 +159,10 @@ Dataset make_dataset(const std::map<std::string, Tensor>& arrays, const std::str
   Dataset ds;
   ds.source = source;
   ds.has_rewards = has_rewards;
-  ds.observations = Tensor::from_vector(has_next ? std::move(obs.v) : take_rows(obs.v, obs.width, rows), {m, obs.width});
-  ds.actions = Tensor::from_vector(has_next ? std::move(act.v) : take_rows(act.v, act.width, rows), {m, act.width});
+  ds.observations =
+      Tensor::from_vector(has_next ? std::move(obs.v) : take_rows(obs.v, obs.width, rows), {m, obs.width});
+  ds.actions =
+      Tensor::from_vector(has_next ? std::move(act.v) : take_rows(act.v, act.width, rows), {m, act.width});
   ds.next_observations = Tensor::from_vector(next.v, {m, obs.width});
   ds.terminals = Tensor::from_vector(terminals, {m});
   ds.rewards = has_rewards ? Tensor::from_vector(take_rows(rew.v, 1, rows), {m})
@@ -168,13 +178,24 @@ Dataset make_dataset(const std::map<std::string, Tensor>& arrays, const std::str
   return ds;
 }
 
-Dataset load_dataset(const std::string& npz_path) {
+Dataset load_dataset(const std::string& npz_path, const DatasetMembers& members) {
   NpzFile f = NpzFile::open(npz_path);
   std::map<std::string, Tensor> arrays;
   // A missing required key raises NpzFile::read's error, which lists the keys the file has.
   for (const char* key : {"observations", "actions", "terminals"}) arrays[key] = f.read(key);
-  for (const char* key : {"rewards", "masks", "next_observations"})
-    if (f.contains(key)) arrays[key] = f.read(key);
+  if (f.contains("next_observations")) arrays["next_observations"] = f.read("next_observations");
+  // The default members are optional; any other name was asked for on purpose and must be there.
+  auto read_member = [&](const std::string& member, const std::string& field) {
+    if (member == field && !f.contains(member)) return;
+    try {
+      arrays[field] = f.read(member);  // a missing member: the error names the file and lists its members
+    } catch (const std::exception& e) {
+      if (members.hint.empty() || f.contains(member)) throw;
+      throw std::runtime_error(std::string(e.what()) + "\n  hint: " + members.hint);
+    }
+  };
+  read_member(members.rewards, "rewards");
+  read_member(members.masks, "masks");
   return make_dataset(arrays, npz_path);
 }
 
@@ -185,12 +206,14 @@ void validate_dataset(const Dataset& ds) {
     const Tensor* t;
     int rank;
   };
-  const Field fields[] = {{"observations", &ds.observations, 2}, {"actions", &ds.actions, 2},
-                          {"rewards", &ds.rewards, 1},           {"masks", &ds.masks, 1},
-                          {"terminals", &ds.terminals, 1},       {"next_observations", &ds.next_observations, 2}};
+  const Field fields[] = {
+      {"observations", &ds.observations, 2}, {"actions", &ds.actions, 2},
+      {"rewards", &ds.rewards, 1},           {"masks", &ds.masks, 1},
+      {"terminals", &ds.terminals, 1},       {"next_observations", &ds.next_observations, 2}};
   for (const Field& f : fields) {
     if (!f.t->defined() || !f.t->is_concrete())
-      fail(s, f.name, "value", "is not set (or not concrete)", "load the data set with rl::load_dataset / make_dataset");
+      fail(s, f.name, "value", "is not set (or not concrete)",
+           "load the data set with rl::load_dataset / make_dataset");
     if (f.t->dtype() != DType::F32 || f.t->ndim() != f.rank)
       fail(s, f.name, "shape", "is " + f.t->aval().str() + ", expected f32 of rank " + std::to_string(f.rank),
            "build the data set with rl::make_dataset, which converts and checks the arrays");
@@ -210,12 +233,12 @@ void validate_dataset(const Dataset& ds) {
 
 Tensor clip_actions(const Tensor& actions, double eps) {
   if (!(eps >= 0.0 && eps < 1.0))
-    engine::raise(ErrorKind::Value, "clip_actions", "eps = " + std::to_string(eps) + " is outside [0, 1)", {}, {},
-                  "pass a small margin such as 1e-5");
+    engine::raise(ErrorKind::Value, "clip_actions", "eps = " + std::to_string(eps) + " is outside [0, 1)", {},
+                  {}, "pass a small margin such as 1e-5");
   if (!actions.defined() || !engine::is_float(actions.dtype()))
     engine::raise(ErrorKind::DType, "clip_actions", "needs a float tensor",
-                  actions.defined() ? std::vector<engine::AVal>{actions.aval()} : std::vector<engine::AVal>{}, {},
-                  "convert the actions to f32 first");
+                  actions.defined() ? std::vector<engine::AVal>{actions.aval()} : std::vector<engine::AVal>{},
+                  {}, "convert the actions to f32 first");
   Tensor out = actions.contiguous();
   Tensor copy = Tensor::empty(out.shape(), out.dtype());  // never write into the caller's storage
   const double hi = 1.0 - eps;

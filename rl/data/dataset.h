@@ -2,9 +2,9 @@
 //
 // Two file layouts are understood:
 //  * raw OGBench (no 'next_observations' member): one row per visited state, 'terminals' = 1 on the LAST row
-//    of each trajectory. That last row has no successor, so, exactly as ogbench.utils.load_dataset does, it is
-//    dropped, next_observations[t] = observations[t + 1] within the trajectory, and terminals moves to the new
-//    last row. A trajectory of length L gives L - 1 transitions. The file's last row must be terminal.
+//    of each trajectory. That last row has no successor, so, exactly as ogbench.utils.load_dataset does, it
+//    is dropped, next_observations[t] = observations[t + 1] within the trajectory, and terminals moves to the
+//    new last row. A trajectory of length L gives L - 1 transitions. The file's last row must be terminal.
 //  * transitions ('next_observations' present): every row is used as it is.
 // 'rewards' and 'masks' are optional in both; missing rewards become zeros (has_rewards = false: relabel them
 // before TD learning), missing masks become 1 - terminals (as the official QGF/FQL loaders do, which treats
@@ -38,8 +38,16 @@ struct Dataset {
 // `source` names the origin in error messages.
 Dataset make_dataset(const std::map<std::string, engine::Tensor>& arrays, const std::string& source);
 
+// Which npz members hold the rewards and masks. The defaults are optional (see above); other names (e.g.
+// "rewards_task2" of a file that stores every single task's relabelling) are required, and a file without
+// them is an error that lists the file's members and ends with `hint`.
+struct DatasetMembers {
+  std::string rewards = "rewards", masks = "masks";
+  std::string hint;
+};
+
 // Reads the members a Dataset needs (other members such as qpos/qvel are not read) and calls make_dataset.
-Dataset load_dataset(const std::string& npz_path);
+Dataset load_dataset(const std::string& npz_path, const DatasetMembers& members = {});
 
 // Throws a clear error (naming `ds.source` and the field) if shapes, dtypes or lengths disagree.
 void validate_dataset(const Dataset& ds);
