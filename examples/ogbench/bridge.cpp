@@ -52,15 +52,22 @@ std::vector<float> vector_of(const py::handle& x, size_t n, const std::string& w
   return std::vector<float>(a.data(), a.data() + n);
 }
 
-// A batch of episodes stepped in Python: any object with reset(batch, seed) -> obs [B, obs_dim] and
-// step(actions [B, action_dim]) -> (obs, reward [B], done [B], success [B]) (examples/ogbench/vec_env.py).
+// A batch of episodes stepped in Python: any object with obs_dim, action_dim and max_steps attributes,
+// reset(batch, seed) -> obs [B, obs_dim] and step(actions [B, action_dim]) -> (obs, reward [B], done [B],
+// success [B]) (examples/ogbench/vec_env.py). It reports the Python environment's own sizes, which
+// OgbenchEnv checks against what the program expects.
 class PyEnv : public qgf_offline::Env {
  public:
-  PyEnv(py::object env, const qgf_offline::OgbenchSpec& spec) : env_(std::move(env)), spec_(spec) {}
-  std::string name() const override { return spec_.name; }
-  int64_t obs_dim() const override { return spec_.obs_dim; }
-  int64_t action_dim() const override { return spec_.action_dim; }
-  int max_steps() const override { return spec_.max_steps; }
+  PyEnv(py::object env, std::string name)
+      : env_(std::move(env)),
+        name_(std::move(name)),
+        obs_dim_(env_.attr("obs_dim").cast<int64_t>()),
+        action_dim_(env_.attr("action_dim").cast<int64_t>()),
+        max_steps_(env_.attr("max_steps").cast<int>()) {}
+  std::string name() const override { return name_; }
+  int64_t obs_dim() const override { return obs_dim_; }
+  int64_t action_dim() const override { return action_dim_; }
+  int max_steps() const override { return max_steps_; }
 
   Tensor reset(int64_t batch, uint64_t seed) override {
     batch_ = batch;
@@ -85,15 +92,17 @@ class PyEnv : public qgf_offline::Env {
  private:
   Tensor observations(const py::handle& x, const char* call) const {
     const FloatArray a = FloatArray::ensure(x);
-    if (!a || a.ndim() != 2 || a.shape(0) != batch_ || a.shape(1) != spec_.obs_dim)
+    if (!a || a.ndim() != 2 || a.shape(0) != batch_ || a.shape(1) != obs_dim_)
       throw std::runtime_error(
           std::string("the Python environment's ") + call + " returned observations of shape " +
           py::str(py::getattr(x, "shape", py::str("?"))).cast<std::string>() + "; expected [" +
-          std::to_string(batch_) + ", " + std::to_string(spec_.obs_dim) + "] for " + spec_.name);
+          std::to_string(batch_) + ", " + std::to_string(obs_dim_) + "] for " + name_);
     return to_tensor(a);
   }
   py::object env_;
-  qgf_offline::OgbenchSpec spec_;
+  std::string name_;
+  int64_t obs_dim_, action_dim_;
+  int max_steps_;
   int64_t batch_ = 0;
 };
 
@@ -104,7 +113,7 @@ class FactoryScope {
     if (make_env.is_none()) return;
     qgf_offline::set_external_env_factory(
         [make_env](const qgf_offline::OgbenchSpec& spec, int task) -> std::unique_ptr<qgf_offline::Env> {
-          return std::make_unique<PyEnv>(make_env(spec.name, task), spec);
+          return std::make_unique<PyEnv>(make_env(spec.name, task), spec.name);
         });
   }
   ~FactoryScope() { qgf_offline::set_external_env_factory({}); }
@@ -127,8 +136,7 @@ py::dict load_dataset(const std::string& path, const std::string& env, int task)
   qgf_offline::Config cfg;
   cfg.env = env;
   cfg.task = task;
-  qgf_offline::require_env(env);
-  const std::unique_ptr<qgf_offline::Env> e = qgf_offline::make_env(cfg);
+  const std::unique_ptr<qgf_offline::Env> e = qgf_offline::make_env(cfg);  // checks the name and the task
   const rl::Dataset ds = e->prepare_dataset(rl::load_dataset(path, e->dataset_members()));
   return py::dict("observations"_a = to_array(ds.observations), "actions"_a = to_array(ds.actions),
                   "rewards"_a = to_array(ds.rewards), "masks"_a = to_array(ds.masks),

@@ -95,8 +95,8 @@ void evaluate_and_report(const Run& r, Env& env, Evaluator& ev, const TrainResul
   info("evaluate: " + format_duration(rep.seconds) + "; tables in " + r.paths.dir +
        "/results.md, results.csv, sweep.csv; log " + r.paths.evals());
   if (!r.cfg.plots) return;
-  std::optional<rl::Dataset>
-      ds;  // only for the bandit's data panel: a problem with it must not cost the results
+  // Only the bandit's data panel uses the data set; a problem with it must not cost the results.
+  std::optional<rl::Dataset> ds;
   try {
     if (r.cfg.env == "bandit" && fs::exists(r.paths.data)) ds = load_run_dataset(r.paths, env);
   } catch (const std::exception& e) {

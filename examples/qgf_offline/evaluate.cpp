@@ -17,6 +17,9 @@ using nlohmann::json;
 
 namespace {
 
+using SampleFn =
+    std::function<Tensor(const rl::AgentState&, const Tensor& obs, const Tensor& noise, const Tensor& w)>;
+
 // One compiled executable per method (per alpha for GradStep, whose step size is a static option); the
 // weight, the observations and the noise are runtime inputs, so a sweep over w reuses it.
 template <class F>
@@ -30,8 +33,6 @@ SampleFn jitted(F f, const std::string& name) {
 }
 
 bool uses_best_of_n(const std::string& method) { return method == "BoN" || method == "QGF+BoN"; }
-
-}  // namespace
 
 SampleFn make_sampler(const std::string& method, double alpha, const Config& cfg,
                       const rl::AgentConfig& agent) {
@@ -63,14 +64,6 @@ SampleFn make_sampler(const std::string& method, double alpha, const Config& cfg
   if (method == "QGF+BoN") return best_of_n(rl::Guidance::QGF);
   throw UsageError("unknown method '" + method + "'");
 }
-
-Tensor method_noise(const std::string& method, const Config& cfg, const Tensor& key, int64_t batch,
-                    int64_t chunk_dim) {
-  return uses_best_of_n(method) ? ops::random_normal(key, {cfg.best_of_n, batch, chunk_dim})
-                                : ops::random_normal(key, {batch, chunk_dim});
-}
-
-namespace {
 
 void mean_se(const std::vector<double>& x, double& mean, double& se) {
   const double n = double(x.size());
@@ -129,28 +122,44 @@ uint64_t split_seed(uint64_t seed, const std::string& split) {
   return splitmix64(seed ^ h);
 }
 
+struct Samplers::Impl {
+  Config cfg;
+  rl::AgentConfig agent;
+  std::map<std::string, SampleFn> cache;
+};
+
+Samplers::Samplers(const Config& cfg, const rl::AgentConfig& agent)
+    : impl_(std::make_unique<Impl>(Impl{cfg, agent, {}})) {}
+Samplers::Samplers(Samplers&&) noexcept = default;
+Samplers::~Samplers() = default;
+
+Tensor Samplers::sample(const std::string& method, double value, const rl::AgentState& s, const Tensor& obs,
+                        const Tensor& key, const Tensor& w) {
+  const Config& cfg = impl_->cfg;
+  const std::string name = method == "GradStep" ? method + "@" + std::to_string(value) : method;
+  auto it = impl_->cache.find(name);
+  if (it == impl_->cache.end())
+    it = impl_->cache.emplace(name, make_sampler(method, value, cfg, impl_->agent)).first;
+  const int64_t b = obs.dim(0), chunk = impl_->agent.flow.action_dim;  // H * action_dim
+  const Tensor noise = uses_best_of_n(method) ? ops::random_normal(key, {cfg.best_of_n, b, chunk})
+                                              : ops::random_normal(key, {b, chunk});
+  const engine::Device device = engine::parse_device(cfg.device);
+  return it->second(s, engine::to_device(obs, device), engine::to_device(noise, device), w);
+}
+
 struct Evaluator::Impl {
   const Config& cfg;
-  rl::AgentConfig agent;
   Env& env;
-  std::map<std::string, SampleFn> cache;
-
-  SampleFn& sampler(const std::string& method, double value) {
-    const std::string key = method == "GradStep" ? method + "@" + std::to_string(value) : method;
-    auto it = cache.find(key);
-    if (it == cache.end()) it = cache.emplace(key, make_sampler(method, value, cfg, agent)).first;
-    return it->second;
-  }
+  Samplers samplers;
 };
 
 Evaluator::Evaluator(const Config& cfg, const rl::AgentConfig& agent, Env& env)
-    : impl_(std::make_unique<Impl>(Impl{cfg, agent, env, {}})) {}
+    : impl_(std::make_unique<Impl>(Impl{cfg, env, Samplers(cfg, agent)})) {}
 Evaluator::~Evaluator() = default;
 
 EvalStats Evaluator::run(const std::string& method, double value, const rl::AgentState& s, int64_t episodes,
                          uint64_t seed, Rollouts* record) {
   Env& env = impl_->env;
-  const SampleFn& fn = impl_->sampler(method, value);
   // Episodes run on the host; each sampler call takes its observations and noise to the device (the noise
   // is drawn on the host, so both devices see the same noise) and brings the chunk back.
   const engine::Device device = engine::parse_device(impl_->cfg.device);
@@ -179,9 +188,7 @@ EvalStats Evaluator::run(const std::string& method, double value, const rl::Agen
     const int64_t k = t % h;
     if (k == 0) {  // one sampler call for every episode's next chunk
       const Tensor key = ops::random_fold_in(base_key, uint32_t(t));
-      const Tensor noise = method_noise(method, impl_->cfg, key, e, ha);
-      chunk =
-          fn(state, engine::to_device(obs, device), engine::to_device(noise, device), w).to_vector<float>();
+      chunk = impl_->samplers.sample(method, value, state, obs, key, w).to_vector<float>();
     }
     for (int64_t i = 0; i < e; ++i)
       for (int64_t j = 0; j < a; ++j) act[size_t(i * a + j)] = chunk[size_t(i * ha + k * a + j)];

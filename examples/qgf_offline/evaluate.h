@@ -4,7 +4,6 @@
 // validation seeds, which choose the setting, and on test seeds, which are reported. The headline number
 // of a method is its test result at the setting that did best on validation, never the best test result.
 #pragma once
-#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -60,17 +59,25 @@ struct EvalReport {
 
 uint64_t split_seed(uint64_t seed, const std::string& split);  // "validation" / "test" / "monitor"
 
-// One jitted sampler per method (per alpha for GradStep, a static option; BC, QGF, QGF-Jacobian, QFQL,
-// BoN, QGF+BoN, GradStep): (state, obs [B, obs_dim], noise, w) -> action chunks [B, H * action_dim]. The
-// guidance weight w is a runtime input, so one sampler serves a whole sweep.
-using SampleFn =
-    std::function<Tensor(const rl::AgentState&, const Tensor& obs, const Tensor& noise, const Tensor& w)>;
-SampleFn make_sampler(const std::string& method, double alpha, const Config& cfg,
-                      const rl::AgentConfig& agent);
-// The sampler's starting noise for `batch` chunks: [best_of_n, batch, chunk_dim] for the best-of-N methods,
-// else [batch, chunk_dim].
-Tensor method_noise(const std::string& method, const Config& cfg, const Tensor& key, int64_t batch,
-                    int64_t chunk_dim);
+// The compiled samplers of a run, one per method (BC, QGF, QGF-Jacobian, QFQL, BoN, QGF+BoN; GradStep one
+// per alpha, a static option), made on first use; the guidance weight w is a runtime input, so one sampler
+// serves a whole sweep. Shared by the evaluation and by Policy (policy.h).
+class Samplers {
+ public:
+  Samplers(const Config& cfg, const rl::AgentConfig& agent);
+  Samplers(Samplers&&) noexcept;
+  ~Samplers();
+  // Action chunks f32 [B, H * action_dim] on the run's device for host observations obs [B, obs_dim]. The
+  // starting noise is drawn on the host from `key` (so every device sees the same noise); `value` selects
+  // GradStep's sampler; w is the knob on the run's device; s is on the run's device. An unknown method is a
+  // UsageError naming it.
+  Tensor sample(const std::string& method, double value, const rl::AgentState& s, const Tensor& obs,
+                const Tensor& key, const Tensor& w);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 class Evaluator {
  public:

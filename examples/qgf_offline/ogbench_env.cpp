@@ -54,11 +54,12 @@ Env& OgbenchEnv::backend() {
     backend_ = factory()(spec_, task_);
     if (!backend_)
       throw std::runtime_error("the external environment factory returned nothing for " + spec_.name);
+    // The episode limit is the spec's; the environment's own done flags end episodes earlier.
     if (backend_->obs_dim() != spec_.obs_dim || backend_->action_dim() != spec_.action_dim)
-      throw std::runtime_error(spec_.name + ": the external environment has obs_dim " +
-                               std::to_string(backend_->obs_dim()) + " and action_dim " +
-                               std::to_string(backend_->action_dim()) + ", expected " +
-                               std::to_string(spec_.obs_dim) + " and " + std::to_string(spec_.action_dim));
+      throw std::runtime_error(
+          spec_.name + ": the external environment has obs_dim " + std::to_string(backend_->obs_dim()) +
+          " and action_dim " + std::to_string(backend_->action_dim()) + "; qgf_offline expects " +
+          std::to_string(spec_.obs_dim) + " and " + std::to_string(spec_.action_dim) + " (ogbench_env.cpp)");
   }
   return *backend_;
 }
@@ -68,8 +69,10 @@ StepResult OgbenchEnv::step(const Tensor& actions) { return backend().step(actio
 
 rl::DatasetMembers OgbenchEnv::dataset_members() const {
   const std::string k = std::to_string(task_);
-  return {"rewards_task" + k, "masks_task" + k,
-          "it is written by examples/ogbench/generate.py, which relabels every task (docs/ogbench.md)"};
+  return {
+      "rewards_task" + k, "masks_task" + k,
+      "generate the data set with examples/ogbench/generate.py, which writes every task's rewards and masks "
+      "(docs/ogbench.md)"};
 }
 
 }  // namespace qgf_offline

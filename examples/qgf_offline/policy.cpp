@@ -27,6 +27,7 @@ Policy::Policy(const std::string& results, const std::string& checkpoint, const 
   TrainResult t = load_trained(cfg_, paths, *env, checkpoint);
   step_ = t.step;
   state_ = dev == engine::Device::CPU ? std::move(t.state) : engine::tree_to_device(t.state, dev);
+  samplers_ = std::make_unique<Samplers>(cfg_, agent_);
 }
 
 Tensor Policy::sample(const Tensor& obs, const std::string& method, double value, uint64_t seed) {
@@ -34,17 +35,11 @@ Tensor Policy::sample(const Tensor& obs, const std::string& method, double value
     throw UsageError("Policy.sample: observations must be f32 [batch, " + std::to_string(obs_dim_) +
                      "] for " + cfg_.env + ", got " + obs.aval().str());
   const std::lock_guard<std::mutex> lock(mu_);
-  // As in evaluation: GradStep's alpha is a static option (one sampler per value), w a runtime input.
-  const std::string key = method_info(method).knob == "alpha" ? method + "@" + std::to_string(value) : method;
-  auto it = samplers_.find(key);
-  if (it == samplers_.end())  // make_sampler rejects an unknown method, naming it
-    it = samplers_.emplace(key, make_sampler(method, value, cfg_, agent_)).first;
   const engine::Device dev = engine::parse_device(cfg_.device);
-  const int64_t b = obs.dim(0), h = cfg_.horizon;
-  const Tensor noise = method_noise(method, cfg_, ops::random_key(seed), b, h * action_dim_);
   const Tensor w = engine::to_device(ops::scalar(value), dev);
-  const Tensor chunks = it->second(state_, engine::to_device(obs, dev), engine::to_device(noise, dev), w);
-  return ops::reshape(engine::to_device(chunks, engine::Device::CPU), {b, h, action_dim_});
+  const Tensor chunks = samplers_->sample(method, value, state_, obs, ops::random_key(seed), w);
+  return ops::reshape(engine::to_device(chunks, engine::Device::CPU),
+                      {obs.dim(0), cfg_.horizon, action_dim_});
 }
 
 }  // namespace qgf_offline

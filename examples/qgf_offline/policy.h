@@ -3,7 +3,7 @@
 // Python bridge (examples/ogbench) exposes to drive the official environments, and what a robot's control
 // loop would embed.
 #pragma once
-#include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -34,8 +34,8 @@ class Policy {
   rl::AgentConfig agent_;
   rl::AgentState state_;  // on cfg_.device
   int64_t step_ = 0, obs_dim_ = 0, action_dim_ = 0;
-  std::map<std::string, SampleFn> samplers_;  // made on first use
-  std::mutex mu_;                             // one sample() at a time (the bridge releases the GIL)
+  std::unique_ptr<Samplers> samplers_;
+  std::mutex mu_;  // one sample() at a time (the bridge releases the GIL)
 };
 
 }  // namespace qgf_offline

@@ -186,12 +186,15 @@ Dataset load_dataset(const std::string& npz_path, const DatasetMembers& members)
   if (f.contains("next_observations")) arrays["next_observations"] = f.read("next_observations");
   // The default members are optional; any other name was asked for on purpose and must be there.
   auto read_member = [&](const std::string& member, const std::string& field) {
-    if (member == field && !f.contains(member)) return;
-    try {
-      arrays[field] = f.read(member);  // a missing member: the error names the file and lists its members
-    } catch (const std::exception& e) {
-      if (members.hint.empty() || f.contains(member)) throw;
-      throw std::runtime_error(std::string(e.what()) + "\n  hint: " + members.hint);
+    if (f.contains(member)) {
+      arrays[field] = f.read(member);
+    } else if (member != field) {
+      std::string have;
+      for (const std::string& k : f.keys()) have += (have.empty() ? "'" : ", '") + k + "'";
+      raise_data_error(ErrorKind::IO, kOp, {npz_path, member + ".npy"}, "key",
+                       "missing from the archive, which should hold the " + field + " as '" + member +
+                           "' (it has " + have + ")",
+                       members.hint.empty() ? "pick the data set written for this task" : members.hint);
     }
   };
   read_member(members.rewards, "rewards");
